@@ -1,0 +1,68 @@
+"""`reproduce` command line: run experiments, fetch data.
+
+    reproduce run mnist --profile quick [--seeds 2] [--device auto] [--rerun] [--set teacher.epochs=5]
+    reproduce data mnist
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import UserError
+from .profiles import PROFILE_NAMES
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, like every other user error
+        self.exit(2, f"reproduce: error: {message} (see `reproduce --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .experiments import REGISTRY
+    p = _Parser(prog="reproduce", description="Reproduce 'Distilling the Knowledge in a Neural Network'.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    r = sub.add_parser("run", help="run one experiment and record its result in results/<profile>/")
+    r.add_argument("experiment", choices=sorted(REGISTRY))
+    r.add_argument("--profile", default="auto", choices=("auto", *PROFILE_NAMES),
+                   help="auto = paper on a CUDA GPU, else smoke")
+    r.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the profile's)")
+    r.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    r.add_argument("--rerun", action="store_true", help="train again even if a matching record exists")
+    r.add_argument("--results-dir", default=None, help="where records go (default: the repository's results/)")
+    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="ROLE.FIELD=VALUE",
+                   help="override one hyperparameter, e.g. --set teacher.epochs=5 (repeatable)")
+    r.add_argument("--no-progress", action="store_true")
+    d = sub.add_parser("data", help="fetch, verify and cache a dataset")
+    d.add_argument("dataset", choices=["mnist"])
+    return p
+
+
+def default_profile() -> str:
+    import torch
+    return "paper" if torch.cuda.is_available() else "smoke"
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            from .experiments import get
+            profile = default_profile() if args.profile == "auto" else args.profile
+            get(args.experiment).run(profile=profile, seeds=args.seeds, device=args.device,
+                                     overrides=args.overrides, rerun=args.rerun, results_dir=args.results_dir,
+                                     progress=not args.no_progress)
+        elif args.command == "data":
+            from .data import cache_path, load_mnist
+            m = load_mnist()
+            print(f"MNIST ready at {cache_path()} (from {m.source}): {len(m.train_y)} train, {len(m.test_y)} test")
+        return 0
+    except UserError as e:
+        print(f"reproduce: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("reproduce: interrupted; rerun the same command to resume from the last checkpoint", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,448 @@
+"""The training core: E models trained as ONE batched model on device-resident data.
+
+Why this shape (airbench / hlb-CIFAR10 style):
+- the whole dataset lives on the device as uint8; batches are sampled, jittered and dropped out there,
+  so the hot loop has no DataLoader, no host copies and (on CUDA) no host syncs inside an epoch;
+- weights carry a leading model axis (E, fan_in, fan_out) and every layer is one `torch.baddbmm`, so an
+  ensemble, a seed sweep or a temperature sweep costs one optimizer step for all members;
+- every member owns a torch.Generator seeded from its own seed, which draws its initialization, its data
+  order, its jitter and its dropout masks: member e's run depends on its seed alone, not on E or on the
+  other members (tests check this), so members can later be sharded across processes;
+- schedules are device tensors indexed by a device step counter, which lets CUDA capture the whole step
+  (sample, augment, forward, backward, SGD, max-norm) in one CUDA graph; the CPU runs the same code eagerly.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+
+from .distill import distillation_loss, hard_cross_entropy
+from .errors import UserError
+from .io import atomic_write
+
+PAD = 2  # images are stored padded by this many pixels so that jitter is a pure gather
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' -> CUDA when available, else CPU; asking for CUDA without one is a user error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"device={name!r} was asked for but no CUDA GPU is visible to torch "
+                        f"{torch.__version__}; use device='cpu' or 'auto'")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise UserError(f"unknown device {name!r}; allowed: 'auto', 'cpu', 'cuda', 'cuda:N'")
+    return torch.device(name)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Data resident on the device
+# ----------------------------------------------------------------------------------------------------
+class DeviceImages:
+    """uint8 images padded by PAD pixels and flattened, plus int64 labels, on the device."""
+
+    def __init__(self, images_u8, labels, device: torch.device):
+        x = torch.as_tensor(images_u8)
+        n, h, w = x.shape
+        self.n, self.h, self.w = n, h, w
+        self.side = h + 2 * PAD
+        padded = torch.zeros(n, self.side, self.side, dtype=torch.uint8)
+        padded[:, PAD:PAD + h, PAD:PAD + w] = x
+        self.pixels = padded.reshape(n, -1).to(device)
+        self.labels = torch.as_tensor(labels, dtype=torch.int64).to(device)
+        rows = torch.arange(h, device=device).view(h, 1) * self.side
+        self._grid = (rows + torch.arange(w, device=device).view(1, w)).reshape(-1)  # (h*w,)
+        self.device = device
+
+    def crop(self, idx: torch.Tensor, offsets: torch.Tensor | None = None) -> torch.Tensor:
+        """Float images (..., h*w) in [0, 1] for indices idx (...), shifted by offsets (..., 2) in [0, 2*PAD]."""
+        rows = self.pixels[idx]  # (..., side*side) uint8
+        if offsets is None:
+            shift = PAD * self.side + PAD
+        else:
+            shift = (offsets[..., 0] * self.side + offsets[..., 1]).unsqueeze(-1)
+        pos = (self._grid + shift).expand(*idx.shape, -1) if offsets is None else self._grid + shift
+        return rows.gather(-1, pos).to(torch.float32).div_(255.0)
+
+
+# ----------------------------------------------------------------------------------------------------
+# The batched model
+# ----------------------------------------------------------------------------------------------------
+class BatchedMLP(torch.nn.Module):
+    """E independent ReLU MLPs sizes[0]-...-sizes[-1] with weights (E, fan_in, fan_out)."""
+
+    def __init__(self, sizes: Sequence[int], generators: Sequence[torch.Generator], device: torch.device):
+        super().__init__()
+        self.sizes = tuple(int(s) for s in sizes)
+        E = len(generators)
+        self.weights = torch.nn.ParameterList()
+        self.biases = torch.nn.ParameterList()
+        for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:]):
+            # PyTorch's nn.Linear default, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), drawn per member from its own stream
+            bound = 1.0 / math.sqrt(fan_in)
+            w = torch.empty(E, fan_in, fan_out, device=device)
+            b = torch.empty(E, 1, fan_out, device=device)
+            for e, g in enumerate(generators):
+                w[e].uniform_(-bound, bound, generator=g)
+                b[e].uniform_(-bound, bound, generator=g)
+            self.weights.append(torch.nn.Parameter(w))
+            self.biases.append(torch.nn.Parameter(b))
+
+    @property
+    def n_models(self) -> int:
+        return self.weights[0].shape[0]
+
+    def forward(self, x: torch.Tensor, hidden_masks: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+        """x (E, B, in) -> logits (E, B, out); hidden_masks[i] (already scaled by 1/keep) multiplies hidden layer i."""
+        h = x
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            h = torch.baddbmm(b, h, w)
+            if i < last:
+                h = torch.relu(h)
+                if hidden_masks is not None:
+                    h = h * hidden_masks[i]
+        return h
+
+    @torch.no_grad()
+    def apply_max_norm(self, max_norm: float) -> None:
+        """Clip each unit's incoming weight vector to L2 norm <= max_norm (Srivastava et al. 2014)."""
+        for w in self.weights:
+            norms = w.norm(dim=1, keepdim=True)
+            w.mul_(torch.clamp(max_norm / (norms + 1e-12), max=1.0))
+
+    @torch.no_grad()
+    def predict(self, images: DeviceImages, chunk: int = 2000) -> torch.Tensor:
+        """Logits (E, N, out) on all images, unjittered, no dropout."""
+        E = self.n_models
+        outs = []
+        for start in range(0, images.n, chunk):
+            idx = torch.arange(start, min(start + chunk, images.n), device=images.device)
+            outs.append(self(images.crop(idx).unsqueeze(0).expand(E, -1, -1)))
+        return torch.cat(outs, dim=1)
+
+    def count_errors(self, images: DeviceImages) -> torch.Tensor:
+        """Test errors per member (E,), as a device tensor."""
+        return (self.predict(images).argmax(-1) != images.labels).sum(-1)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Training configuration (one dict per recipe in profiles.py; units in the field comments)
+# ----------------------------------------------------------------------------------------------------
+@dataclass
+class TrainConfig:
+    sizes: tuple = (784, 800, 800, 10)  # layer widths
+    epochs: int = 10                    # passes over the training set (drop-last batches)
+    batch_size: int = 100               # examples per member per step
+    lr: float = 0.05                    # peak learning rate
+    lr_schedule: str = "cosine"         # "cosine" (to zero over the run) or "constant"
+    warmup_epochs: float = 0.0          # linear warm-up of the lr, in epochs
+    momentum: float = 0.9               # final momentum
+    momentum_start: float | None = None  # if set, momentum ramps linearly from this ...
+    momentum_ramp_epochs: float = 0.0   # ... to `momentum` over this many epochs (Hinton et al. 2012)
+    max_norm: float | None = None       # L2 bound on each unit's incoming weights, None = off
+    jitter: int = 0                     # random shift of the input, in pixels (0..PAD)
+    input_dropout: float = 0.0          # drop probability of input pixels
+    hidden_dropout: float = 0.0         # drop probability of hidden units
+    temperature: float | None = None    # distillation temperature; None = hard labels only
+    hard_weight: float = 1.0            # weight a of the hard-label term (1 - a on the T^2-scaled soft term)
+    train_subset: int | None = None     # use only the first N training images (smoke runs)
+    eval_every: int = 1                 # epochs between learning-curve points
+
+    def __post_init__(self):
+        self.sizes = tuple(self.sizes)
+        if not 0 <= self.jitter <= PAD:
+            raise UserError(f"jitter={self.jitter} px is out of range; allowed 0..{PAD}")
+        for name in ("input_dropout", "hidden_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise UserError(f"{name}={getattr(self, name)} must be in [0, 1)")
+        if self.temperature is not None and not self.temperature > 0:
+            raise UserError(f"temperature={self.temperature} must be > 0")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise UserError(f"epochs={self.epochs} and batch_size={self.batch_size} must be >= 1")
+        if self.lr_schedule not in ("cosine", "constant"):
+            raise UserError(f"lr_schedule={self.lr_schedule!r}; allowed: 'cosine', 'constant'")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def schedules(cfg: TrainConfig, steps_per_epoch: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-step learning rate and momentum as device tensors (indexed by the device step counter)."""
+    total = cfg.epochs * steps_per_epoch
+    t = torch.arange(total, dtype=torch.float64)
+    if cfg.lr_schedule == "cosine":
+        lr = cfg.lr * 0.5 * (1 + torch.cos(math.pi * t / total))
+    else:
+        lr = torch.full_like(t, cfg.lr)
+    warm = cfg.warmup_epochs * steps_per_epoch
+    if warm > 0:
+        lr = lr * torch.clamp((t + 1) / warm, max=1.0)
+    mom = torch.full_like(t, cfg.momentum)
+    if cfg.momentum_start is not None and cfg.momentum_ramp_epochs > 0:
+        frac = torch.clamp(t / (cfg.momentum_ramp_epochs * steps_per_epoch), max=1.0)
+        mom = cfg.momentum_start + (cfg.momentum - cfg.momentum_start) * frac
+    # one extra entry so that the (unused) index after the last step stays in range
+    pad = lambda v: torch.cat([v, v[-1:]]).to(torch.float32).to(device)  # noqa: E731
+    return pad(lr), pad(mom)
+
+
+def member_generators(seeds: Sequence[int], device: torch.device) -> list[torch.Generator]:
+    gens = []
+    for s in seeds:
+        g = torch.Generator(device=device)
+        g.manual_seed(int(s))
+        gens.append(g)
+    return gens
+
+
+def config_fingerprint(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------------------------------
+# The trainer
+# ----------------------------------------------------------------------------------------------------
+@dataclass
+class TrainResult:
+    model: BatchedMLP
+    history: dict = field(default_factory=dict)  # epoch -> {"loss": [E], "test_errors": [E]}
+    wall_s: float = 0.0
+    resumed_from_epoch: int = 0
+
+
+class Trainer:
+    """Trains E members of one recipe at once; `run()` resumes from `checkpoint` if it matches."""
+
+    def __init__(self, cfg: TrainConfig, seeds: Sequence[int], train: DeviceImages, test: DeviceImages | None = None,
+                 teacher_logits: torch.Tensor | None = None, temperatures: Sequence[float] | None = None,
+                 checkpoint: Path | None = None, checkpoint_every_s: float = 60.0, use_cuda_graph: bool = True,
+                 progress: bool = True, desc: str = "train"):
+        self.cfg, self.seeds, self.train, self.test = cfg, [int(s) for s in seeds], train, test
+        self.device = train.device
+        self.E = len(self.seeds)
+        self.n_train = min(cfg.train_subset or train.n, train.n)
+        self.B = cfg.batch_size
+        if self.B > self.n_train:
+            raise UserError(f"batch_size={self.B} is larger than the {self.n_train} training images")
+        self.steps_per_epoch = self.n_train // self.B
+        self.gens = member_generators(self.seeds, self.device)
+        self.model = BatchedMLP(cfg.sizes, self.gens, self.device)
+        self.bufs = [torch.zeros_like(p) for p in self.model.parameters()]
+        self.lr_table, self.mom_table = schedules(cfg, self.steps_per_epoch, self.device)
+        self.step = torch.zeros((), dtype=torch.int64, device=self.device)
+        self.step_in_epoch = torch.zeros((), dtype=torch.int64, device=self.device)
+        self.perm = torch.empty(self.E, self.n_train, dtype=torch.int64, device=self.device)
+        self.loss_sum = torch.zeros(self.E, device=self.device)
+        self.arange_b = torch.arange(self.B, device=self.device)
+        self.distill = cfg.temperature is not None
+        if self.distill:
+            if teacher_logits is None:
+                raise ValueError("a distillation recipe needs teacher_logits (E or 1, N, C)")
+            # member e learns from teacher member e mod E_teacher (one teacher per student seed)
+            et = teacher_logits.shape[0]
+            self.teacher_logits = teacher_logits[torch.arange(self.E) % et].to(self.device)
+            temps = temperatures if temperatures is not None else [cfg.temperature] * self.E
+            self.temperature = torch.tensor([float(t) for t in temps], device=self.device)
+            if len(temps) != self.E or not bool((self.temperature > 0).all()):
+                raise UserError(f"temperatures must be {self.E} positive values, got {list(temps)}")
+        h_sizes = cfg.sizes[1:-1]
+        # per-member random buffers, filled in place from each member's generator (no cat, graph-safe)
+        self._u_in = torch.empty(self.E, self.B, cfg.sizes[0], device=self.device)
+        self._u_hid = [torch.empty(self.E, self.B, h, device=self.device) for h in h_sizes]
+        self._off = torch.zeros(self.E, self.B, 2, dtype=torch.int64, device=self.device)
+        self.checkpoint, self.checkpoint_every_s = checkpoint, checkpoint_every_s
+        self.fingerprint = config_fingerprint({"cfg": cfg.to_dict(), "seeds": self.seeds, "n": self.n_train,
+                                               "temps": list(temperatures) if temperatures is not None else None,
+                                               "teacher": _tensor_digest(teacher_logits)})
+        self.progress, self.desc = progress, desc
+        self.use_cuda_graph = use_cuda_graph and self.device.type == "cuda"
+        self._graph = None
+
+    # -- one step: sample, augment, forward, loss, backward, SGD, max-norm ------------------------------
+    def _draw(self):
+        cfg = self.cfg
+        for e, g in enumerate(self.gens):
+            if cfg.jitter:
+                self._off[e].random_(PAD - cfg.jitter, PAD + cfg.jitter + 1, generator=g)
+            if cfg.input_dropout:
+                self._u_in[e].uniform_(generator=g)
+            if cfg.hidden_dropout:
+                for u in self._u_hid:
+                    u[e].uniform_(generator=g)
+
+    def _loss(self):
+        cfg = self.cfg
+        pos = self.step_in_epoch * self.B + self.arange_b
+        idx = self.perm[:, pos]  # (E, B): each member's own data order
+        offsets = self._off if cfg.jitter else None
+        x = self.train.crop(idx, offsets)
+        if cfg.input_dropout:
+            x = x * (self._u_in >= cfg.input_dropout) * (1.0 / (1.0 - cfg.input_dropout))
+        masks = None
+        if cfg.hidden_dropout:
+            masks = [(u >= cfg.hidden_dropout) * (1.0 / (1.0 - cfg.hidden_dropout)) for u in self._u_hid]
+        logits = self.model(x, masks)
+        y = self.train.labels[idx]
+        if self.distill:
+            per = distillation_loss(logits, self.teacher_logits.gather(
+                1, idx.unsqueeze(-1).expand(-1, -1, self.teacher_logits.shape[-1])), y,
+                self.temperature, cfg.hard_weight, per_member=True)
+        else:
+            per = hard_cross_entropy(logits, y)
+        return per
+
+    def _update(self):
+        params = list(self.model.parameters())
+        lr = self.lr_table[self.step]
+        mom = self.mom_table[self.step]
+        with torch.no_grad():
+            grads = [p.grad for p in params]
+            torch._foreach_mul_(self.bufs, mom)
+            torch._foreach_add_(self.bufs, grads)
+            torch._foreach_add_(params, torch._foreach_mul(self.bufs, -lr))
+            if self.cfg.max_norm:
+                self.model.apply_max_norm(self.cfg.max_norm)
+            self.step.add_(1)
+            self.step_in_epoch.add_(1)
+
+    def _train_step(self):
+        per = self._loss()
+        per.sum().backward()
+        self._update()
+        with torch.no_grad():
+            self.loss_sum.add_(per.detach())
+
+    def _zero_grads(self):
+        for p in self.model.parameters():
+            if p.grad is not None:
+                p.grad.zero_()
+
+    def _capture(self):
+        """Capture _train_step in a CUDA graph; warm-up steps are undone so the math is unchanged."""
+        saved = [t.clone() for t in (*self.model.parameters(), *self.bufs, self.step, self.step_in_epoch)]
+        gen_states = [g.get_state() for g in self.gens]
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            for _ in range(3):
+                self._zero_grads()
+                self._train_step_with_draw()
+        torch.cuda.current_stream().wait_stream(stream)
+        graph = torch.cuda.CUDAGraph()
+        for g in self.gens:
+            if hasattr(graph, "register_generator_state"):
+                graph.register_generator_state(g)
+        self._zero_grads()
+        with torch.cuda.graph(graph):
+            self._train_step_with_draw()
+        with torch.no_grad():
+            for t, s in zip((*self.model.parameters(), *self.bufs, self.step, self.step_in_epoch), saved):
+                t.copy_(s)
+            self.loss_sum.zero_()
+        for g, s in zip(self.gens, gen_states):
+            g.set_state(s)
+        self._graph = graph
+
+    def _train_step_with_draw(self):
+        self._draw()
+        # grads are overwritten, not accumulated: zero them inside the step so the graph can replay it
+        self._zero_grads()
+        self._train_step()
+
+    # -- checkpoints ----------------------------------------------------------------------------------
+    def state_dict(self, epoch: int, history: dict) -> dict:
+        return {"fingerprint": self.fingerprint, "epoch": epoch, "history": json.dumps(history),
+                "params": [p.detach().cpu() for p in self.model.parameters()],
+                "bufs": [b.cpu() for b in self.bufs], "step": int(self.step),
+                "gens": [g.get_state() for g in self.gens]}
+
+    def _save(self, epoch: int, history: dict) -> None:
+        if self.checkpoint is not None:
+            state = self.state_dict(epoch, history)
+            atomic_write(self.checkpoint, lambda f: torch.save(state, f))
+
+    def _try_resume(self) -> tuple[int, dict]:
+        if self.checkpoint is None or not Path(self.checkpoint).exists():
+            return 0, {}
+        try:
+            state = torch.load(self.checkpoint, map_location="cpu", weights_only=True)
+        except Exception as e:  # truncated or corrupt: start over rather than use it
+            print(f"[reproduce] checkpoint {self.checkpoint} unreadable ({type(e).__name__}); starting fresh",
+                  file=sys.stderr)
+            return 0, {}
+        if state.get("fingerprint") != self.fingerprint:
+            print(f"[reproduce] checkpoint {self.checkpoint} is for another config; starting fresh", file=sys.stderr)
+            return 0, {}
+        with torch.no_grad():
+            for p, s in zip(self.model.parameters(), state["params"]):
+                p.copy_(s)
+            for b, s in zip(self.bufs, state["bufs"]):
+                b.copy_(s)
+            self.step.fill_(state["step"])
+        for g, s in zip(self.gens, state["gens"]):
+            g.set_state(s)
+        return int(state["epoch"]), {int(k): v for k, v in json.loads(state["history"]).items()}
+
+    # -- the loop ---------------------------------------------------------------------------------------
+    def run(self, stop_after_epoch: int | None = None) -> TrainResult:
+        start_epoch, history = self._try_resume()
+        t0 = time.perf_counter()
+        last_save = time.monotonic()
+        bar = _progress(range(start_epoch, self.cfg.epochs), self.progress, self.desc, self.cfg.epochs, start_epoch)
+        for epoch in bar:
+            for e, g in enumerate(self.gens):
+                self.perm[e].copy_(torch.randperm(self.n_train, generator=g, device=self.device))
+            self.step_in_epoch.zero_()
+            self.loss_sum.zero_()
+            if self.use_cuda_graph and self._graph is None:
+                try:
+                    self._capture()
+                except Exception as err:  # keep training, eagerly, rather than fail a long run
+                    print(f"[reproduce] CUDA graph capture failed ({err}); running eagerly", file=sys.stderr)
+                    self.use_cuda_graph = False
+            for _ in range(self.steps_per_epoch):
+                if self._graph is not None:
+                    self._graph.replay()
+                else:
+                    self._train_step_with_draw()
+            done = epoch + 1
+            if done % self.cfg.eval_every == 0 or done == self.cfg.epochs:
+                point = {"loss": (self.loss_sum / self.steps_per_epoch).tolist()}
+                if self.test is not None:
+                    point["test_errors"] = self.model.count_errors(self.test).tolist()
+                history[done] = point
+                if hasattr(bar, "set_postfix"):
+                    bar.set_postfix(loss=f"{sum(point['loss']) / self.E:.4f}",
+                                    err=point.get("test_errors", "-"))
+            if done == self.cfg.epochs or time.monotonic() - last_save > self.checkpoint_every_s:
+                self._save(done, history)
+                last_save = time.monotonic()
+            if stop_after_epoch is not None and done >= stop_after_epoch:
+                self._save(done, history)
+                break
+        return TrainResult(self.model, history, time.perf_counter() - t0, start_epoch)
+
+
+def _tensor_digest(t: torch.Tensor | None) -> str | None:
+    if t is None:
+        return None
+    return hashlib.sha256(t.detach().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
+
+
+def _progress(it, enabled: bool, desc: str, total: int, initial: int):
+    if not enabled:
+        return it
+    from tqdm.auto import tqdm
+    return tqdm(it, desc=desc, total=total, initial=initial, unit="epoch", leave=False,
+                disable=os.environ.get("REPRODUCE_NO_PROGRESS") == "1")

@@ -1,0 +1,79 @@
+"""Section 3 headline: teacher (67 errors), small net (146) and distilled small net (74) on MNIST.
+
+All seeds of one recipe train as one batched model. Roles run in order teacher -> small -> distilled;
+each role checkpoints under the run folder, so an interrupted run picks up where it stopped.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+
+from .. import data as mnist_data
+from ..core import DeviceImages, TrainConfig, Trainer, config_fingerprint, resolve_device
+from ..errors import UserError
+from ..profiles import apply_overrides, get_profile
+from ..results import git_commit, provenance, read_record, summarize, write_record
+
+NAME = "mnist"
+ROLES = ("teacher", "small", "distilled")
+SEED_BASE = {"teacher": 1000, "small": 2000, "distilled": 3000}  # member i of role r has seed SEED_BASE[r] + i
+
+
+def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> dict:
+    recipes = apply_overrides(get_profile(NAME, profile), overrides)
+    n = recipes["seeds"] if seeds is None else seeds
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 64:
+        raise UserError(f"seeds={n!r} must be an integer from 1 to 64")
+    cfg = {"experiment": NAME, "profile": profile, "seeds": n}
+    for role in ROLES:
+        cfg[role] = TrainConfig(**recipes[role]).to_dict()  # validates every field
+    return cfg
+
+
+def run_dir(cfg: dict) -> Path:
+    return mnist_data.data_dir() / "runs" / f"{NAME}-{cfg['profile']}-{config_fingerprint(cfg)}"
+
+
+def run(profile: str = "smoke", seeds: int | None = None, device: str = "auto", overrides=None,
+        rerun: bool = False, results_dir=None, progress: bool = True, log=print) -> dict:
+    """Run (or reuse) the experiment; returns the result record, also written to results_dir."""
+    cfg = resolve_config(profile, seeds, overrides)
+    fingerprint = config_fingerprint(cfg)
+    if not rerun:
+        old = read_record(profile, NAME, results_dir)
+        if old is not None and old.get("fingerprint") == fingerprint:
+            log(f"reusing the recorded {profile} result ({old['provenance']['commit'][:12]}); rerun=True to train again")
+            return old
+    dev = resolve_device(device)
+    t0 = time.perf_counter()
+    commit = git_commit()
+    m = mnist_data.load_mnist()
+    train = DeviceImages(m.train_x, m.train_y, dev)
+    test = DeviceImages(m.test_x, m.test_y, dev)
+    folder = run_dir(cfg)
+    folder.mkdir(parents=True, exist_ok=True)
+    n = cfg["seeds"]
+    roles = {}
+    teacher_logits = None
+    for role in ROLES:
+        tc = TrainConfig(**cfg[role])
+        seeds_r = [SEED_BASE[role] + i for i in range(n)]
+        trainer = Trainer(tc, seeds_r, train, test, teacher_logits=teacher_logits if tc.temperature else None,
+                          checkpoint=folder / f"{role}.pt", progress=progress, desc=f"{profile} {role}")
+        result = trainer.run()
+        errors = result.model.count_errors(test).tolist()
+        roles[role] = {"seeds": seeds_r, "test_errors": summarize(errors), "wall_s": round(result.wall_s, 2),
+                       "resumed_from_epoch": result.resumed_from_epoch,
+                       "curves": {str(k): v for k, v in sorted(result.history.items())}}
+        if role == "teacher":
+            roles[role]["train_errors"] = summarize(result.model.count_errors(train).tolist())
+            # soft targets: the teacher's logits on the unjittered training images, no dropout
+            teacher_logits = result.model.predict(train)
+        log(f"{role}: test errors {errors} (mean {roles[role]['test_errors']['mean']:.1f})")
+    record = {"experiment": NAME, "profile": profile, "fingerprint": fingerprint, "config": cfg,
+              "data_source": m.source, "results": roles, "provenance": provenance(dev, time.perf_counter() - t0, commit)}
+    path = write_record(record, profile, NAME, results_dir)
+    log(f"recorded {path}")
+    return record

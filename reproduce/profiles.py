@@ -1,0 +1,91 @@
+"""Profiles: one named, documented set of hyperparameters per experiment.
+
+- smoke: tiny (a few thousand images, a few epochs); the whole suite in minutes on 2 CPU cores. CI.
+- quick: a meaningful CPU run (tens of epochs, 2 seeds); under an hour on 2 CPU cores.
+- paper: the paper's recipe at full size, 3 seeds; meant for one GPU.
+
+Recipes are TrainConfig keyword dicts; units are in core.TrainConfig's field comments.
+"""
+from __future__ import annotations
+
+import copy
+
+from .errors import UserError
+
+PROFILE_NAMES = ("smoke", "quick", "paper")
+
+# The teacher recipe of section 3: 784-1200-1200-10 ReLU, dropout (0.2 inputs, 0.5 hidden), max-norm,
+# +-2 px jitter, all 60,000 training images. lr/momentum/max-norm: the best of the measured starting
+# points in DESIGN.md (77 errors at ~440 epochs on one H100), run longer here.
+_TEACHER = dict(sizes=(784, 1200, 1200, 10), batch_size=100, lr=0.05, momentum=0.95, momentum_start=0.5,
+                momentum_ramp_epochs=10, lr_schedule="cosine", warmup_epochs=1, max_norm=2.5, jitter=2,
+                input_dropout=0.2, hidden_dropout=0.5)
+# The small net: 784-800-800-10 ReLU, no regularization at all.
+_SMALL = dict(sizes=(784, 800, 800, 10), batch_size=100, lr=0.05, momentum=0.9, lr_schedule="cosine")
+# The distilled net: the same 800-800 net, trained on the teacher's soft targets at T = 20 plus the hard
+# labels with a much lower weight (section 2), on the unjittered training set (the transfer set).
+_DISTILLED = dict(_SMALL, temperature=20.0, hard_weight=0.1)
+
+MNIST = {
+    "smoke": {"seeds": 2, "teacher": dict(_TEACHER, epochs=4, train_subset=5000, momentum_ramp_epochs=1,
+                                          warmup_epochs=0, lr=0.1),
+              "small": dict(_SMALL, epochs=3, train_subset=5000),
+              "distilled": dict(_DISTILLED, epochs=3, train_subset=5000)},
+    "quick": {"seeds": 2, "teacher": dict(_TEACHER, epochs=60, eval_every=2),
+              "small": dict(_SMALL, epochs=50, eval_every=2),
+              "distilled": dict(_DISTILLED, epochs=50, eval_every=2)},
+    "paper": {"seeds": 3, "teacher": dict(_TEACHER, epochs=1000, eval_every=10),
+              "small": dict(_SMALL, epochs=200, eval_every=5),
+              "distilled": dict(_DISTILLED, epochs=400, eval_every=5)},
+}
+
+EXPERIMENTS = {"mnist": MNIST}
+
+
+def check_profile(profile: str) -> str:
+    if profile not in PROFILE_NAMES:
+        raise UserError(f"unknown profile {profile!r}; allowed: {', '.join(PROFILE_NAMES)}")
+    return profile
+
+
+def get_profile(experiment: str, profile: str) -> dict:
+    """A deep copy of the experiment's recipes at this profile."""
+    if experiment not in EXPERIMENTS:
+        raise UserError(f"unknown experiment {experiment!r}; allowed: {', '.join(EXPERIMENTS)}")
+    return copy.deepcopy(EXPERIMENTS[experiment][check_profile(profile)])
+
+
+def apply_overrides(recipes: dict, overrides: dict | list | None) -> dict:
+    """Apply {"teacher.epochs": 5} or ["teacher.epochs=5"] to a profile's recipes, checking every key."""
+    if not overrides:
+        return recipes
+    if isinstance(overrides, (list, tuple)):
+        pairs = {}
+        for item in overrides:
+            if "=" not in item:
+                raise UserError(f"override {item!r} must look like ROLE.FIELD=VALUE, e.g. teacher.epochs=5")
+            k, v = item.split("=", 1)
+            pairs[k.strip()] = _parse_value(v.strip())
+        overrides = pairs
+    from .core import TrainConfig
+    fields = set(TrainConfig.__dataclass_fields__)
+    for key, value in overrides.items():
+        role, _, name = key.partition(".")
+        if key == "seeds":
+            recipes["seeds"] = value
+            continue
+        if role not in recipes or role == "seeds":
+            roles = [r for r in recipes if r != "seeds"]
+            raise UserError(f"override {key!r}: unknown role {role!r}; allowed: {', '.join(roles)} (or 'seeds')")
+        if name not in fields:
+            raise UserError(f"override {key!r}: unknown field {name!r}; allowed: {', '.join(sorted(fields))}")
+        recipes[role][name] = value
+    return recipes
+
+
+def _parse_value(text: str):
+    import json
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
