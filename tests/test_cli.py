@@ -1,0 +1,71 @@
+"""User errors: one line on stderr naming the problem and the fix, exit code 2, no traceback."""
+import subprocess
+import sys
+
+import pytest
+
+from reproduce.errors import UserError
+from reproduce.experiments import mnist
+from reproduce.profiles import apply_overrides, get_profile
+from reproduce.report import check_params
+
+
+def cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "reproduce.cli", *args], capture_output=True, text=True,
+                          timeout=120, env=env)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["run", "nosuch"], ["invalid choice", "nosuch", "mnist"]),
+    (["run", "mnist", "--profile", "huge"], ["invalid choice", "huge", "smoke"]),
+    (["run", "mnist", "--profile", "smoke", "--seeds", "0"], ["seeds=0", "1 to 64"]),
+    (["run", "mnist", "--profile", "smoke", "--seeds", "two"], ["--seeds", "invalid int"]),
+    (["run", "mnist", "--profile", "smoke", "--set", "teacher.epoch=3"], ["unknown field", "epochs"]),
+    (["run", "mnist", "--profile", "smoke", "--set", "student.epochs=3"], ["unknown role", "distilled"]),
+    (["run", "mnist", "--profile", "smoke", "--set", "teacher.jitter=9"], ["jitter=9", "0..2"]),
+    (["run", "mnist", "--profile", "smoke", "--set", "epochs"], ["ROLE.FIELD=VALUE"]),
+])
+def test_bad_input_is_one_clear_line(args, words):
+    done = cli(*args)
+    assert done.returncode == 2, done.stderr
+    err = done.stderr.strip()
+    assert "Traceback" not in err and len(err.splitlines()) <= 2, err  # argparse prints usage + one line
+    for w in words:
+        assert w in err, (w, err)
+
+
+def test_missing_gpu_is_a_clear_error():
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    done = cli("run", "mnist", "--profile", "smoke", "--device", "cuda", "--results-dir", "/nonexistent-never-written")
+    assert done.returncode == 2 and "no CUDA GPU" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_overrides_reach_the_config():
+    cfg = mnist.resolve_config("smoke", overrides=["teacher.epochs=1", "distilled.temperature=8"])
+    assert cfg["teacher"]["epochs"] == 1 and cfg["distilled"]["temperature"] == 8
+    assert get_profile("mnist", "smoke")["teacher"]["epochs"] != 1  # profiles themselves are untouched
+    assert apply_overrides({"seeds": 2, "a": {}}, {"seeds": 5})["seeds"] == 5
+
+
+@pytest.mark.parametrize("kw, name", [
+    (dict(profile="fast"), "profile"), (dict(seeds=0), "seeds"), (dict(seeds=2.5), "seeds"),
+    (dict(seeds=True), "seeds"), (dict(device="tpu"), "device"), (dict(rerun="yes"), "rerun"),
+    (dict(results_dir=""), "results_dir"),
+])
+def test_notebook_parameters_are_checked(kw, name):
+    params = dict(profile="smoke", seeds=None, device="auto", rerun=False, results_dir="results")
+    params.update(kw)
+    with pytest.raises(UserError, match=f"parameter {name}="):
+        check_params(**params)
+
+
+def test_profiles_name_the_paper_recipe():
+    paper = get_profile("mnist", "paper")
+    t = paper["teacher"]
+    assert t["sizes"] == (784, 1200, 1200, 10) and t["jitter"] == 2 and t["max_norm"]
+    assert t["input_dropout"] == 0.2 and t["hidden_dropout"] == 0.5 and "train_subset" not in t
+    assert paper["small"]["sizes"] == (784, 800, 800, 10) and not paper["small"].get("hidden_dropout")
+    assert paper["distilled"]["temperature"] == 20 and paper["distilled"]["hard_weight"] < 0.5
+    assert paper["seeds"] >= 3

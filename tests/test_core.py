@@ -1,0 +1,164 @@
+"""The training core on small synthetic data: augmentation, the model axis, determinism, resume, learning."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from reproduce.core import PAD, BatchedMLP, DeviceImages, TrainConfig, Trainer, member_generators, schedules
+from reproduce.errors import UserError
+
+CPU = torch.device("cpu")
+
+
+def synthetic(n=600, seed=0):
+    """Ten classes of 28x28 uint8 images: a bright 6x6 square at a class-specific place, plus noise."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 10, n)
+    x = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
+    for i, c in enumerate(y):
+        r, col = 3 + 7 * (c // 4), 3 + 7 * (c % 4)
+        x[i, r:r + 6, col:col + 6] = 250
+    return x, y
+
+
+@pytest.fixture(scope="module")
+def data():
+    x, y = synthetic(600, 0)
+    tx, ty = synthetic(300, 1)
+    return DeviceImages(x, y, CPU), DeviceImages(tx, ty, CPU)
+
+
+def test_crop_without_offset_is_the_image():
+    x, y = synthetic(5)
+    d = DeviceImages(x, y, CPU)
+    out = d.crop(torch.arange(5))
+    assert torch.equal((out * 255).round().to(torch.uint8).view(5, 28, 28), torch.as_tensor(x))
+
+
+def test_crop_offsets_shift_the_image():
+    x = np.zeros((1, 28, 28), np.uint8)
+    x[0, 10, 12] = 255
+    d = DeviceImages(x, np.zeros(1), CPU)
+    # offset (PAD + dy, PAD + dx) reads the padded image shifted by (dy, dx): the pixel moves by (-dy, -dx)
+    for dy, dx in [(-2, 0), (1, 2), (2, -1)]:
+        off = torch.tensor([[PAD + dy, PAD + dx]])
+        img = d.crop(torch.tensor([0]), off).view(28, 28)
+        assert img.sum() == 1.0 and img[10 - dy, 12 - dx] == 1.0
+
+
+def test_member_init_depends_only_on_its_seed():
+    a = BatchedMLP((784, 30, 10), member_generators([5, 9], CPU), CPU)
+    b = BatchedMLP((784, 30, 10), member_generators([9], CPU), CPU)
+    assert torch.equal(a.weights[0][1], b.weights[0][0]) and torch.equal(a.biases[1][1], b.biases[1][0])
+    assert not torch.equal(a.weights[0][0], a.weights[0][1])
+
+
+def test_max_norm_clips_each_unit():
+    m = BatchedMLP((20, 7, 3), member_generators([0, 1], CPU), CPU)
+    with torch.no_grad():
+        m.weights[0].mul_(100)
+    m.apply_max_norm(1.5)
+    norms = m.weights[0].detach().norm(dim=1)
+    assert norms.shape == (2, 7) and float(norms.max()) <= 1.5 + 1e-5
+    assert torch.allclose(norms, torch.full_like(norms, 1.5), atol=1e-4)
+
+
+def test_schedules():
+    cfg = TrainConfig(epochs=4, lr=0.2, momentum=0.9, momentum_start=0.5, momentum_ramp_epochs=2)
+    lr, mom = schedules(cfg, steps_per_epoch=10, device=CPU)
+    assert lr.shape == (41,) and abs(float(lr[0]) - 0.2) < 1e-7 and float(lr[39]) < 0.001
+    assert abs(float(lr[20]) - 0.1) < 1e-6  # cosine: half way, half the peak
+    assert abs(float(mom[0]) - 0.5) < 1e-7 and abs(float(mom[10]) - 0.7) < 1e-6 and abs(float(mom[30]) - 0.9) < 1e-7
+
+
+def test_bad_config_is_a_user_error():
+    with pytest.raises(UserError, match="jitter"):
+        TrainConfig(jitter=5)
+    with pytest.raises(UserError, match="hidden_dropout"):
+        TrainConfig(hidden_dropout=1.0)
+    with pytest.raises(UserError, match="temperature"):
+        TrainConfig(temperature=0)
+
+
+RECIPE = dict(sizes=(784, 64, 64, 10), epochs=3, batch_size=50, lr=0.05, momentum=0.9, max_norm=3.0,
+              jitter=2, input_dropout=0.2, hidden_dropout=0.5)
+
+
+def test_training_learns(data):
+    train, test = data
+    res = Trainer(TrainConfig(**dict(RECIPE, epochs=10, lr=0.1)), [0, 1], train, test, progress=False).run()
+    first, last = res.history[1]["test_errors"], res.history[10]["test_errors"]
+    assert all(e < 60 for e in last), last  # 300 test images, chance would be 270 errors
+    assert res.history[10]["loss"][0] < res.history[1]["loss"][0]
+    assert first != last
+
+
+def test_members_are_independent_of_the_batch(data):
+    """Member 1 of a 3-member run equals the same seed trained alone: bit for bit on CPU."""
+    train, test = data
+    cfg = TrainConfig(**RECIPE)
+    many = Trainer(cfg, [3, 4, 5], train, test, progress=False).run().model
+    alone = Trainer(cfg, [4], train, test, progress=False).run().model
+    for w_many, w_alone in zip(many.parameters(), alone.parameters()):
+        assert torch.equal(w_many[1], w_alone[0])
+
+
+def test_deterministic_for_a_seed(data):
+    train, test = data
+    cfg = TrainConfig(**RECIPE)
+    a = Trainer(cfg, [7], train, test, progress=False).run()
+    b = Trainer(cfg, [7], train, test, progress=False).run()
+    assert a.history == b.history
+    assert all(torch.equal(p, q) for p, q in zip(a.model.parameters(), b.model.parameters()))
+
+
+def test_resume_is_bit_identical(data, tmp_path):
+    train, test = data
+    cfg = TrainConfig(**RECIPE)
+    full = Trainer(cfg, [1, 2], train, test, progress=False).run()
+    ck = tmp_path / "ck.pt"
+    Trainer(cfg, [1, 2], train, test, checkpoint=ck, progress=False).run(stop_after_epoch=1)
+    resumed = Trainer(cfg, [1, 2], train, test, checkpoint=ck, progress=False).run()
+    assert resumed.resumed_from_epoch == 1
+    assert resumed.history == full.history
+    assert all(torch.equal(p, q) for p, q in zip(full.model.parameters(), resumed.model.parameters()))
+
+
+def test_checkpoint_of_another_config_is_not_used(data, tmp_path):
+    train, test = data
+    ck = tmp_path / "ck.pt"
+    Trainer(TrainConfig(**RECIPE), [1], train, test, checkpoint=ck, progress=False).run(stop_after_epoch=1)
+    other = Trainer(TrainConfig(**dict(RECIPE, lr=0.01)), [1], train, test, checkpoint=ck, progress=False).run()
+    assert other.resumed_from_epoch == 0
+
+
+def test_corrupt_checkpoint_is_not_used(data, tmp_path):
+    train, test = data
+    ck = tmp_path / "ck.pt"
+    Trainer(TrainConfig(**RECIPE), [1], train, test, checkpoint=ck, progress=False).run(stop_after_epoch=1)
+    ck.write_bytes(ck.read_bytes()[:200])
+    res = Trainer(TrainConfig(**RECIPE), [1], train, test, checkpoint=ck, progress=False).run()
+    assert res.resumed_from_epoch == 0
+
+
+def test_distillation_moves_student_towards_teacher(data):
+    """A student trained only on soft targets (hard_weight 0) learns the teacher's labelling."""
+    train, test = data
+    teacher = Trainer(TrainConfig(**dict(RECIPE, epochs=10, lr=0.1)), [0], train, test, progress=False).run().model
+    logits = teacher.predict(train)
+    # Relabel at random: a student that follows the soft targets must ignore these wrong hard labels.
+    wrong = DeviceImages((train.pixels.view(-1, 32, 32)[:, PAD:PAD + 28, PAD:PAD + 28]).numpy(),
+                         torch.randint(0, 10, (train.n,), generator=torch.Generator().manual_seed(0)), CPU)
+    cfg = TrainConfig(sizes=(784, 64, 64, 10), epochs=10, batch_size=50, lr=0.1, temperature=4.0, hard_weight=0.0)
+    student = Trainer(cfg, [11], wrong, test, teacher_logits=logits, progress=False).run().model
+    agree = (student.predict(test).argmax(-1) == teacher.predict(test).argmax(-1)).float().mean()
+    assert float(agree) > 0.8
+
+
+def test_per_member_temperatures_are_validated(data):
+    train, test = data
+    logits = torch.zeros(1, train.n, 10)
+    cfg = TrainConfig(sizes=(784, 16, 10), epochs=1, temperature=2.0, hard_weight=0.5)
+    with pytest.raises(UserError, match="temperatures"):
+        Trainer(cfg, [0, 1], train, test, teacher_logits=logits, temperatures=[2.0], progress=False)
