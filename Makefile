@@ -1,16 +1,17 @@
 # The two commands of README.md:  `make book` (run every notebook, build the book) and `make test`.
 # PROFILE=auto runs `paper` on a CUDA GPU, else `smoke`; override with PROFILE=quick etc.
 PROFILE ?= auto
-PY = $(shell scripts/setup_env.sh | tail -n 1)
 NOTEBOOKS := $(wildcard notebooks/*.ipynb)
+# scripts/setup_env.sh creates/reuses the environment and prints its python on stdout (logs go to stderr)
+ENV = py=$$(scripts/setup_env.sh) || exit 1; bin=$$(dirname $$py)
 
 .PHONY: book test env clean
 
 env:
-	@scripts/setup_env.sh
+	@$(ENV); echo "environment ready: $$py"
 
 book:
-	@py="$(PY)"; bin=$$(dirname $$py); set -e; mkdir -p book/chapters; \
+	@$(ENV); set -e; mkdir -p book/chapters; \
 	for nb in $(NOTEBOOKS); do \
 	  echo "== papermill $$nb (profile $(PROFILE))"; \
 	  $$py -m papermill $$nb book/chapters/$$(basename $$nb) -p profile $(PROFILE) -p results_dir _build/results \
@@ -20,7 +21,7 @@ book:
 	echo "open _build/html/index.html"
 
 test:
-	@py="$(PY)"; $$py -m pytest -q
+	@$(ENV); $$py -m pytest -q
 
 clean:
 	rm -rf _build book/chapters

@@ -31,6 +31,9 @@ from .errors import UserError
 from .io import atomic_write
 
 PAD = 2  # images are stored padded by this many pixels so that jitter is a pure gather
+# Checkpoints are keyed by the code that trains, too: a change to the core or the loss never resumes an old run.
+CODE_DIGEST = hashlib.sha256(b"".join((Path(__file__).parent / f).read_bytes()
+                                      for f in ("core.py", "distill.py"))).hexdigest()[:12]
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -63,6 +66,13 @@ class DeviceImages:
         rows = torch.arange(h, device=device).view(h, 1) * self.side
         self._grid = (rows + torch.arange(w, device=device).view(1, w)).reshape(-1)  # (h*w,)
         self.device = device
+        self._digest = None
+
+    def digest(self) -> str:
+        """A short hash of the images and labels (part of checkpoint fingerprints)."""
+        if self._digest is None:
+            self._digest = config_fingerprint([_tensor_digest(self.pixels), _tensor_digest(self.labels)])
+        return self._digest
 
     def crop(self, idx: torch.Tensor, offsets: torch.Tensor | None = None) -> torch.Tensor:
         """Float images (..., h*w) in [0, 1] for indices idx (...), shifted by offsets (..., 2) in [0, 2*PAD]."""
@@ -222,12 +232,18 @@ class TrainResult:
 
 
 class Trainer:
-    """Trains E members of one recipe at once; `run()` resumes from `checkpoint` if it matches."""
+    """Trains E members of one recipe at once; `run()` resumes from the checkpoint if it matches.
+
+    The checkpoint is `checkpoint` if given, else `checkpoint_dir/<name>-<fingerprint>.pt`: the fingerprint covers
+    the recipe, seeds, data size, device type and teacher, so experiments that need the same model (the MNIST
+    teacher, say) share one checkpoint and train it once.
+    """
 
     def __init__(self, cfg: TrainConfig, seeds: Sequence[int], train: DeviceImages, test: DeviceImages | None = None,
                  teacher_logits: torch.Tensor | None = None, temperatures: Sequence[float] | None = None,
-                 checkpoint: Path | None = None, checkpoint_every_s: float = 60.0, use_cuda_graph: bool = True,
-                 progress: bool = True, desc: str = "train"):
+                 checkpoint: Path | None = None, checkpoint_dir: Path | None = None,
+                 checkpoint_every_s: float | None = None, use_cuda_graph: bool = True, progress: bool = True,
+                 name: str = "model", desc: str | None = None):
         self.cfg, self.seeds, self.train, self.test = cfg, [int(s) for s in seeds], train, test
         self.device = train.device
         self.E = len(self.seeds)
@@ -261,12 +277,19 @@ class Trainer:
         self._u_in = torch.empty(self.E, self.B, cfg.sizes[0], device=self.device)
         self._u_hid = [torch.empty(self.E, self.B, h, device=self.device) for h in h_sizes]
         self._off = torch.zeros(self.E, self.B, 2, dtype=torch.int64, device=self.device)
-        self.checkpoint, self.checkpoint_every_s = checkpoint, checkpoint_every_s
+        if checkpoint_every_s is None:  # seconds between checkpoints; REPRODUCE_CHECKPOINT_EVERY_S=0: every epoch
+            checkpoint_every_s = float(os.environ.get("REPRODUCE_CHECKPOINT_EVERY_S", "60"))
         self.fingerprint = config_fingerprint({"cfg": cfg.to_dict(), "seeds": self.seeds, "n": self.n_train,
+                                               "data": train.digest(),
                                                "temps": list(temperatures) if temperatures is not None else None,
-                                               "teacher": _tensor_digest(teacher_logits)})
-        self.progress, self.desc = progress, desc
-        self.use_cuda_graph = use_cuda_graph and self.device.type == "cuda"
+                                               "teacher": _tensor_digest(teacher_logits),
+                                               "device": self.device.type, "code": CODE_DIGEST})
+        if checkpoint is None and checkpoint_dir is not None:
+            checkpoint = Path(checkpoint_dir) / f"{name}-{self.fingerprint}.pt"
+        self.checkpoint, self.checkpoint_every_s = checkpoint, checkpoint_every_s
+        self.progress, self.desc = progress, desc or name
+        self.use_cuda_graph = (use_cuda_graph and self.device.type == "cuda"
+                               and os.environ.get("REPRODUCE_CUDA_GRAPH", "1") != "0")
         self._graph = None
 
     # -- one step: sample, augment, forward, loss, backward, SGD, max-norm ------------------------------
@@ -304,8 +327,10 @@ class Trainer:
 
     def _update(self):
         params = list(self.model.parameters())
-        lr = self.lr_table[self.step]
-        mom = self.mom_table[self.step]
+        # index_select with the device step counter: no host sync, so CUDA can capture it
+        at = self.step.view(1)
+        lr = self.lr_table.index_select(0, at).squeeze(0)
+        mom = self.mom_table.index_select(0, at).squeeze(0)
         with torch.no_grad():
             grads = [p.grad for p in params]
             torch._foreach_mul_(self.bufs, mom)
@@ -329,30 +354,29 @@ class Trainer:
                 p.grad.zero_()
 
     def _capture(self):
-        """Capture _train_step in a CUDA graph; warm-up steps are undone so the math is unchanged."""
-        saved = [t.clone() for t in (*self.model.parameters(), *self.bufs, self.step, self.step_in_epoch)]
+        """Capture _train_step in a CUDA graph; the warm-up steps are undone, so the math is unchanged."""
+        state = (*self.model.parameters(), *self.bufs, self.step, self.step_in_epoch, self.loss_sum)
+        saved = [t.detach().clone() for t in state]
         gen_states = [g.get_state() for g in self.gens]
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(stream):
-            for _ in range(3):
-                self._zero_grads()
-                self._train_step_with_draw()
-        torch.cuda.current_stream().wait_stream(stream)
-        graph = torch.cuda.CUDAGraph()
-        for g in self.gens:
-            if hasattr(graph, "register_generator_state"):
+        try:
+            stream = torch.cuda.Stream()
+            stream.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(stream):
+                for _ in range(3):
+                    self._train_step_with_draw()
+            torch.cuda.current_stream().wait_stream(stream)
+            graph = torch.cuda.CUDAGraph()
+            for g in self.gens:  # custom generators must be known to the graph to advance on each replay
                 graph.register_generator_state(g)
-        self._zero_grads()
-        with torch.cuda.graph(graph):
-            self._train_step_with_draw()
-        with torch.no_grad():
-            for t, s in zip((*self.model.parameters(), *self.bufs, self.step, self.step_in_epoch), saved):
-                t.copy_(s)
-            self.loss_sum.zero_()
-        for g, s in zip(self.gens, gen_states):
-            g.set_state(s)
-        self._graph = graph
+            with torch.cuda.graph(graph):
+                self._train_step_with_draw()
+            self._graph = graph
+        finally:
+            with torch.no_grad():
+                for t, s in zip(state, saved):
+                    t.copy_(s)
+            for g, s in zip(self.gens, gen_states):
+                g.set_state(s)
 
     def _train_step_with_draw(self):
         self._draw()
@@ -425,7 +449,7 @@ class Trainer:
                 if hasattr(bar, "set_postfix"):
                     bar.set_postfix(loss=f"{sum(point['loss']) / self.E:.4f}",
                                     err=point.get("test_errors", "-"))
-            if done == self.cfg.epochs or time.monotonic() - last_save > self.checkpoint_every_s:
+            if done == self.cfg.epochs or time.monotonic() - last_save >= self.checkpoint_every_s:
                 self._save(done, history)
                 last_save = time.monotonic()
             if stop_after_epoch is not None and done >= stop_after_epoch:

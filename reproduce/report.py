@@ -21,7 +21,7 @@ VERDICT_RULE = (
     "compared: their verdict is *not comparable*.")
 
 
-def check_params(profile: str, seeds, device: str, rerun, results_dir) -> None:
+def check_params(profile: str, seeds, device: str, rerun, results_dir, overrides=()) -> None:
     """Validate notebook parameters; raise UserError naming the bad one and what is allowed."""
     if profile not in ("auto", *PROFILE_NAMES):
         raise UserError(f"parameter profile={profile!r} is not allowed; use one of: auto, {', '.join(PROFILE_NAMES)}")
@@ -33,6 +33,10 @@ def check_params(profile: str, seeds, device: str, rerun, results_dir) -> None:
         raise UserError(f"parameter rerun={rerun!r} must be True or False")
     if not isinstance(results_dir, str) or not results_dir:
         raise UserError(f"parameter results_dir={results_dir!r} must be a folder path")
+    if not isinstance(overrides, (list, tuple, dict)) or (
+            not isinstance(overrides, dict) and not all(isinstance(o, str) for o in overrides)):
+        raise UserError(f"parameter overrides={overrides!r} must be a list of strings like 'teacher.epochs=5' "
+                        "(or a dict like {'teacher.epochs': 5})")
 
 
 def fmt(summary: dict | None, digits: int = 1) -> str:

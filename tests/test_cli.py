@@ -52,7 +52,8 @@ def test_overrides_reach_the_config():
 @pytest.mark.parametrize("kw, name", [
     (dict(profile="fast"), "profile"), (dict(seeds=0), "seeds"), (dict(seeds=2.5), "seeds"),
     (dict(seeds=True), "seeds"), (dict(device="tpu"), "device"), (dict(rerun="yes"), "rerun"),
-    (dict(results_dir=""), "results_dir"),
+    (dict(results_dir=""), "results_dir"), (dict(overrides="teacher.epochs=5"), "overrides"),
+    (dict(overrides=[5]), "overrides"),
 ])
 def test_notebook_parameters_are_checked(kw, name):
     params = dict(profile="smoke", seeds=None, device="auto", rerun=False, results_dir="results")

@@ -5,7 +5,7 @@ from importlib import import_module
 
 from ..errors import UserError
 
-REGISTRY = {"mnist": "reproduce.experiments.mnist"}
+REGISTRY = {"mnist": "reproduce.experiments.mnist", "omitted-digit": "reproduce.experiments.omitted_digit"}
 
 
 def get(name: str):

@@ -1,14 +1,13 @@
 """Section 3 headline: teacher (67 errors), small net (146) and distilled small net (74) on MNIST.
 
 All seeds of one recipe train as one batched model. Roles run in order teacher -> small -> distilled;
-each role checkpoints under the run folder, so an interrupted run picks up where it stopped.
+each role checkpoints under $REPRODUCE_DATA_DIR/runs/, so an interrupted run picks up where it stopped, and
+other chapters that need the same teacher load it instead of training it again.
 """
 from __future__ import annotations
 
 import time
 from pathlib import Path
-
-import torch
 
 from .. import data as mnist_data
 from ..core import DeviceImages, TrainConfig, Trainer, config_fingerprint, resolve_device
@@ -32,8 +31,23 @@ def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> di
     return cfg
 
 
-def run_dir(cfg: dict) -> Path:
-    return mnist_data.data_dir() / "runs" / f"{NAME}-{cfg['profile']}-{config_fingerprint(cfg)}"
+def runs_dir() -> Path:
+    return mnist_data.data_dir() / "runs"
+
+
+def train_role(role: str, recipe: dict, seeds: list, train: DeviceImages, test: DeviceImages,
+               teacher_logits=None, progress: bool = True, label: str = ""):
+    """Train (or resume, or load when finished) one recipe's seeds as one batched model."""
+    tc = TrainConfig(**recipe)
+    trainer = Trainer(tc, seeds, train, test, teacher_logits=teacher_logits if tc.temperature else None,
+                      checkpoint_dir=runs_dir(), progress=progress, name=role, desc=f"{label} {role}".strip())
+    return trainer.run()
+
+
+def device_data(dev):
+    """MNIST (fetched and verified if needed) and its train and test sets resident on `dev`."""
+    m = mnist_data.load_mnist()
+    return m, DeviceImages(m.train_x, m.train_y, dev), DeviceImages(m.test_x, m.test_y, dev)
 
 
 def run(profile: str = "smoke", seeds: int | None = None, device: str = "auto", overrides=None,
@@ -49,20 +63,13 @@ def run(profile: str = "smoke", seeds: int | None = None, device: str = "auto", 
     dev = resolve_device(device)
     t0 = time.perf_counter()
     commit = git_commit()
-    m = mnist_data.load_mnist()
-    train = DeviceImages(m.train_x, m.train_y, dev)
-    test = DeviceImages(m.test_x, m.test_y, dev)
-    folder = run_dir(cfg)
-    folder.mkdir(parents=True, exist_ok=True)
+    m, train, test = device_data(dev)
     n = cfg["seeds"]
     roles = {}
     teacher_logits = None
     for role in ROLES:
-        tc = TrainConfig(**cfg[role])
         seeds_r = [SEED_BASE[role] + i for i in range(n)]
-        trainer = Trainer(tc, seeds_r, train, test, teacher_logits=teacher_logits if tc.temperature else None,
-                          checkpoint=folder / f"{role}.pt", progress=progress, desc=f"{profile} {role}")
-        result = trainer.run()
+        result = train_role(role, cfg[role], seeds_r, train, test, teacher_logits, progress, profile)
         errors = result.model.count_errors(test).tolist()
         roles[role] = {"seeds": seeds_r, "test_errors": summarize(errors), "wall_s": round(result.wall_s, 2),
                        "resumed_from_epoch": result.resumed_from_epoch,

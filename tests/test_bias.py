@@ -1,0 +1,70 @@
+"""Bias-shift sweep and the transfer-set filters of the omitted-digit chapter."""
+import numpy as np
+import torch
+
+from reproduce import bias
+from reproduce.experiments import omitted_digit as od
+
+
+def constructed_logits():
+    """Two members, 6 examples, 3 classes; class 2 is under-predicted by a known margin.
+
+    Examples of class 2 have logit(2) = logit(0) - d_i with d = (1, 2, 3): a shift s > d_i fixes example i.
+    Examples of class 0 have logit(0) - logit(2) = 4 or 5: a shift s > 4 breaks them.
+    So errors = 3 (s <= 1), 2 (1 < s <= 2), 1 (2 < s <= 3), 0 (3 < s <= 4), 1 (4 < s <= 5), 2 (s > 5).
+    """
+    z = torch.zeros(6, 3)
+    labels = torch.tensor([2, 2, 2, 0, 0, 1])
+    for i, d in enumerate((1.0, 2.0, 3.0)):
+        z[i, 0], z[i, 2] = d, 0.0
+    z[3, 0], z[4, 0] = 4.0, 5.0
+    z[5, 1] = 10.0
+    return torch.stack([z, z]), labels
+
+
+def test_sweep_counts_errors_against_known_answers():
+    logits, labels = constructed_logits()
+    shifts = torch.tensor([0.0, 1.5, 2.5, 3.5, 4.5, 6.0], dtype=torch.float64)
+    tot, special = bias.sweep(logits, labels, [2], shifts, chunk=4)
+    assert tot[0].tolist() == [3, 2, 1, 0, 1, 2] and torch.equal(tot[0], tot[1])
+    assert special[0].tolist() == [3, 2, 1, 0, 0, 0]
+
+
+def test_best_shift_finds_the_optimum_and_breaks_ties_in_the_middle():
+    logits, labels = constructed_logits()
+    shifts = torch.arange(0, 8.001, 0.25, dtype=torch.float64)
+    tot, _ = bias.sweep(logits, labels, [2], shifts)
+    best = bias.best_shift(tot, shifts)
+    # zero errors for 3 < s <= 4: grid points 3.25, 3.5, 3.75, 4.0 -> the middle one (index 2 of 4) is 3.75
+    assert best.tolist() == [3.75, 3.75]
+    assert tot[0, int(torch.searchsorted(shifts, best[0:1]))] == 0
+
+
+def test_negative_shifts_for_over_predicted_classes():
+    z = torch.tensor([[[0.0, 3.0], [0.0, 1.0], [0.0, -1.0]]])  # class 1 over-predicted by ~2
+    labels = torch.tensor([1, 0, 0])
+    shifts = torch.arange(-4, 1.001, 0.5, dtype=torch.float64)
+    tot, _ = bias.sweep(z, labels, [1], shifts)
+    best = float(bias.best_shift(tot, shifts)[0])
+    assert -3.0 < best <= -1.0 and int(tot.min()) == 0
+
+
+def test_confusion_rows_are_true_classes():
+    c = bias.confusion(torch.tensor([0, 1, 1, 2]), torch.tensor([0, 1, 2, 2]), 3)
+    assert c.tolist() == [[1, 0, 0], [0, 1, 0], [0, 1, 1]]
+
+
+def test_transfer_filters():
+    labels = np.array([3, 7, 8, 1, 3, 8, 0, 7, 9, 3])
+    pool, val = od.split_indices(len(labels), 3)
+    assert len(val) == 3 and len(pool) == 7 and not set(pool) & set(val)
+    no3 = od.transfer_indices(labels, pool, od.TRANSFER_SETS["no3"][0])
+    only78 = od.transfer_indices(labels, pool, od.TRANSFER_SETS["only78"][0])
+    assert 3 not in labels[no3] and set(no3) == {i for i in pool if labels[i] != 3}
+    assert set(labels[only78]) <= {7, 8} and set(only78) == {i for i in pool if labels[i] in (7, 8)}
+
+
+def test_validation_split_is_fixed():
+    a = od.split_indices(60000, 5000)
+    b = od.split_indices(60000, 5000)
+    assert np.array_equal(a[1], b[1]) and len(np.intersect1d(a[0], a[1])) == 0
