@@ -14,7 +14,6 @@ magnitude independent of T (it scales as 1/T^2, section 2). T and a may be per-m
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 
 def soft_cross_entropy(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature) -> torch.Tensor:

@@ -68,6 +68,13 @@ def get_profile(experiment: str, profile: str) -> dict:
     return copy.deepcopy(EXPERIMENTS[experiment][check_profile(profile)])
 
 
+def check_int(name: str, value, lo: int, hi: int) -> int:
+    """An integer parameter in [lo, hi], else a UserError that names it and the range."""
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise UserError(f"{name}={value!r} must be an integer from {lo} to {hi}")
+    return value
+
+
 def apply_overrides(recipes: dict, overrides: dict | list | None) -> dict:
     """Apply {"teacher.epochs": 5} or ["teacher.epochs=5"] to a profile's recipes, checking every key."""
     if not overrides:

@@ -141,15 +141,15 @@ def mnist_verdict_text(records: dict, this_run: dict) -> str:
         parts = [f"{r} {fmt(rec['results'][r]['test_errors'])}: **{verdict(r, rec['results'][r]['test_errors'], 'paper')}**"
                  for r in ROLE_KEYS]
         lines.append("Recorded `paper` run (" + provenance_line(rec) + "): " + "; ".join(parts) + ".")
-    shown = [(name, r) for name, r in (("recorded `quick` run", records.get("quick")), ("this run", this_run)) if r]
+    shown = [(name, r) for name, r in (("the recorded `quick` run", records.get("quick")), ("this run", this_run)) if r]
     for name, r in shown:
         g = gap_closed(r["results"])
         d, s = r["results"]["distilled"]["test_errors"]["mean"], r["results"]["small"]["test_errors"]["mean"]
         if g is None:
-            lines.append(f"In the {name} (`{r['profile']}`) the teacher is not better than the small net, "
+            lines.append(f"In {name} (`{r['profile']}`) the teacher is not better than the small net, "
                          "so there is no gap for distillation to close.")
         else:
-            lines.append(f"In the {name} (`{r['profile']}`) distillation removes {100 * g:.0f}% of the small net's "
+            lines.append(f"In {name} (`{r['profile']}`) distillation removes {100 * g:.0f}% of the small net's "
                          f"excess errors over the teacher (paper: {100 * paper_gap:.0f}%); the distilled net "
                          f"{'beats' if d < s else 'does not beat'} the unregularized one ({d:.1f} vs {s:.1f}).")
     return "\n\n".join(lines)

@@ -76,7 +76,7 @@ def verdict_text(records: dict, this_run: dict) -> str:
         ok = e <= 109 and p3 >= 98.6 and e78 <= 13.2
         lines.append(f"Recorded `paper` run: {e:.1f} errors and {p3:.1f}% of 3s correct at the test-optimal shift; "
                      f"{e78:.1f}% error for the 7s-and-8s student: **{'reproduced' if ok else 'not reproduced'}**.")
-    for name, r in (("recorded `quick` run", records.get("quick")), ("this run", this_run)):
+    for name, r in (("the recorded `quick` run", records.get("quick")), ("this run", this_run)):
         if r is None:
             continue
         s = value(r, "no3", "shift_test_optimal")["mean"]
@@ -84,7 +84,7 @@ def verdict_text(records: dict, this_run: dict) -> str:
         p3 = value(r, "no3", "special_errors_test_optimal", "pct3")["mean"]
         p3v = value(r, "no3", "special_errors_val_chosen", "pct3")["mean"]
         lines.append(
-            f"In the {name} (`{r['profile']}`), the no-3s student gets {p3b:.1f}% of test 3s right before any "
+            f"In {name} (`{r['profile']}`), the no-3s student gets {p3b:.1f}% of test 3s right before any "
             f"correction and {p3:.1f}% after raising the 3 bias by {s:.2f} (paper: 3.5); the shift chosen on "
             f"validation images gives {p3v:.1f}%, at {100 * honest_gap(r, 'no3'):+.1f}% test errors relative to "
             f"the test-optimal shift ({100 * honest_gap(r, 'only78'):+.1f}% for the 7s-and-8s student).")

@@ -1,6 +1,4 @@
 """The training core on small synthetic data: augmentation, the model axis, determinism, resume, learning."""
-import math
-
 import numpy as np
 import pytest
 import torch

@@ -6,7 +6,6 @@ the smoke end-to-end test.
 import gzip
 import hashlib
 import http.server
-import io
 import os
 import pickle
 import threading

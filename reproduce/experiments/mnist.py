@@ -6,14 +6,13 @@ other chapters that need the same teacher load it instead of training it again.
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from .. import data as mnist_data
 from ..core import DeviceImages, TrainConfig, Trainer, config_fingerprint, resolve_device
-from ..errors import UserError
-from ..profiles import apply_overrides, get_profile
-from ..results import git_commit, provenance, read_record, summarize, write_record
+from ..profiles import apply_overrides, check_int, get_profile
+from ..results import summarize
+from .common import RunClock, matching_record
 
 NAME = "mnist"
 ROLES = ("teacher", "small", "distilled")
@@ -22,9 +21,7 @@ SEED_BASE = {"teacher": 1000, "small": 2000, "distilled": 3000}  # member i of r
 
 def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> dict:
     recipes = apply_overrides(get_profile(NAME, profile), overrides)
-    n = recipes["seeds"] if seeds is None else seeds
-    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 64:
-        raise UserError(f"seeds={n!r} must be an integer from 1 to 64")
+    n = check_int("seeds", recipes["seeds"] if seeds is None else seeds, 1, 64)
     cfg = {"experiment": NAME, "profile": profile, "seeds": n}
     for role in ROLES:
         cfg[role] = TrainConfig(**recipes[role]).to_dict()  # validates every field
@@ -55,14 +52,11 @@ def run(profile: str = "smoke", seeds: int | None = None, device: str = "auto", 
     """Run (or reuse) the experiment; returns the result record, also written to results_dir."""
     cfg = resolve_config(profile, seeds, overrides)
     fingerprint = config_fingerprint(cfg)
-    if not rerun:
-        old = read_record(profile, NAME, results_dir)
-        if old is not None and old.get("fingerprint") == fingerprint:
-            log(f"reusing the recorded {profile} result ({old['provenance']['commit'][:12]}); rerun=True to train again")
-            return old
+    old = matching_record(NAME, profile, fingerprint, rerun, results_dir, log)
+    if old is not None:
+        return old
     dev = resolve_device(device)
-    t0 = time.perf_counter()
-    commit = git_commit()
+    clock = RunClock()
     m, train, test = device_data(dev)
     n = cfg["seeds"]
     roles = {}
@@ -79,8 +73,4 @@ def run(profile: str = "smoke", seeds: int | None = None, device: str = "auto", 
             # soft targets: the teacher's logits on the unjittered training images, no dropout
             teacher_logits = result.model.predict(train)
         log(f"{role}: test errors {errors} (mean {roles[role]['test_errors']['mean']:.1f})")
-    record = {"experiment": NAME, "profile": profile, "fingerprint": fingerprint, "config": cfg,
-              "data_source": m.source, "results": roles, "provenance": provenance(dev, time.perf_counter() - t0, commit)}
-    path = write_record(record, profile, NAME, results_dir)
-    log(f"recorded {path}")
-    return record
+    return clock.record(NAME, profile, fingerprint, cfg, m.source, roles, dev, results_dir, log)

@@ -8,7 +8,6 @@ training images, the validation split included (the student never does).
 """
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import torch
@@ -16,8 +15,9 @@ import torch
 from .. import bias
 from ..core import DeviceImages, TrainConfig, config_fingerprint, resolve_device
 from ..errors import UserError
-from ..profiles import apply_overrides, get_profile
-from ..results import git_commit, provenance, read_record, summarize, write_record
+from ..profiles import apply_overrides, check_int, get_profile
+from ..results import summarize
+from .common import RunClock, matching_record
 from . import mnist
 
 NAME = "omitted-digit"
@@ -37,12 +37,8 @@ def shift_grid(name: str) -> torch.Tensor:
 
 def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> dict:
     recipes = apply_overrides(get_profile(NAME, profile), overrides)
-    n = recipes["seeds"] if seeds is None else seeds
-    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 64:
-        raise UserError(f"seeds={n!r} must be an integer from 1 to 64")
-    v = recipes["val_size"]
-    if not isinstance(v, int) or isinstance(v, bool) or not 100 <= v <= 20000:
-        raise UserError(f"val_size={v!r} must be an integer from 100 to 20000")
+    n = check_int("seeds", recipes["seeds"] if seeds is None else seeds, 1, 64)
+    v = check_int("val_size", recipes["val_size"], 100, 20000)
     teacher_cfg = mnist.resolve_config(profile)
     cfg = {"experiment": NAME, "profile": profile, "seeds": n, "val_size": v,
            "teacher": teacher_cfg["teacher"], "teacher_seeds": teacher_cfg["seeds"]}
@@ -68,14 +64,11 @@ def run(profile: str = "smoke", seeds: int | None = None, device: str = "auto", 
         rerun: bool = False, results_dir=None, progress: bool = True, log=print) -> dict:
     cfg = resolve_config(profile, seeds, overrides)
     fingerprint = config_fingerprint(cfg)
-    if not rerun:
-        old = read_record(profile, NAME, results_dir)
-        if old is not None and old.get("fingerprint") == fingerprint:
-            log(f"reusing the recorded {profile} result ({old['provenance']['commit'][:12]}); rerun=True to train again")
-            return old
+    old = matching_record(NAME, profile, fingerprint, rerun, results_dir, log)
+    if old is not None:
+        return old
     dev = resolve_device(device)
-    t0 = time.perf_counter()
-    commit = git_commit()
+    clock = RunClock()
     m, train, test = mnist.device_data(dev)
     seeds_t = [mnist.SEED_BASE["teacher"] + i for i in range(cfg["teacher_seeds"])]
     teacher = mnist.train_role("teacher", cfg["teacher"], seeds_t, train, test, progress=progress, label=profile).model
@@ -100,11 +93,7 @@ def run(profile: str = "smoke", seeds: int | None = None, device: str = "auto", 
         log(f"{name}: {len(idx)} transfer images; test errors {r['errors_before']['values']} before, "
             f"{r['errors_test_optimal']['values']} at the test-optimal shift {r['shift_test_optimal']['values']}, "
             f"{r['errors_val_chosen']['values']} at the validation-chosen shift {r['shift_val_chosen']['values']}")
-    record = {"experiment": NAME, "profile": profile, "fingerprint": fingerprint, "config": cfg,
-              "data_source": m.source, "results": out, "provenance": provenance(dev, time.perf_counter() - t0, commit)}
-    path = write_record(record, profile, NAME, results_dir)
-    log(f"recorded {path}")
-    return record
+    return clock.record(NAME, profile, fingerprint, cfg, m.source, out, dev, results_dir, log)
 
 
 def analyse(model, test: DeviceImages, val: DeviceImages, shifted: list[int], shifts: torch.Tensor) -> dict:
