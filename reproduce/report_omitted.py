@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from . import paper
 from .report import fmt
+from .results import summarize
 
 ROWS = [
     # (label, transfer set, result key, transform, paper key or None)
@@ -33,10 +34,7 @@ def _transform(summary: dict, how: str | None, n3: int) -> dict:
     if how is None:
         return summary
     f = {"pct3": lambda e: 100.0 * (1 - e / n3), "pct": lambda e: e / 100.0}[how]
-    vals = [f(v) for v in summary["values"]]
-    import statistics
-    return {"values": vals, "n": len(vals), "mean": statistics.fmean(vals),
-            "std": statistics.stdev(vals) if len(vals) > 1 else 0.0, "min": min(vals), "max": max(vals)}
+    return summarize([f(v) for v in summary["values"]])
 
 
 def value(record: dict, tset: str, key: str, how: str | None = None) -> dict:

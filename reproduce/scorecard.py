@@ -1,0 +1,124 @@
+"""One row per number the paper reports: paper vs recorded `paper` run vs recorded `quick` run vs this build."""
+from __future__ import annotations
+
+from typing import Callable
+
+from . import paper
+from .report import fmt
+from .results import read_record, summarize
+
+
+def _pct3(r, key):  # percent of the test 3s correct, per seed
+    n = r["results"]["no3"]["n_test_special"]
+    return [100.0 * (1 - e / n) for e in r["results"]["no3"][key]["values"]]
+
+
+def _pct(r, tset, key):  # errors of 10,000 as a percentage, per seed
+    return [e / 100.0 for e in r["results"][tset][key]["values"]]
+
+
+# paper key -> (experiment, per-seed values from a record)
+EXTRACT: dict[str, tuple[str, Callable[[dict], list]]] = {
+    "mnist.teacher_errors": ("mnist", lambda r: r["results"]["teacher"]["test_errors"]["values"]),
+    "mnist.small_errors": ("mnist", lambda r: r["results"]["small"]["test_errors"]["values"]),
+    "mnist.distilled_errors": ("mnist", lambda r: r["results"]["distilled"]["test_errors"]["values"]),
+    "mnist.distill_temperature": ("mnist", lambda r: [r["config"]["distilled"]["temperature"]]),
+    "omitted3.errors_before": ("omitted-digit", lambda r: r["results"]["no3"]["errors_before"]["values"]),
+    "omitted3.errors_on_3_before": ("omitted-digit", lambda r: r["results"]["no3"]["special_errors_before"]["values"]),
+    "omitted3.bias_shift": ("omitted-digit", lambda r: r["results"]["no3"]["shift_test_optimal"]["values"]),
+    "omitted3.errors_after": ("omitted-digit", lambda r: r["results"]["no3"]["errors_test_optimal"]["values"]),
+    "omitted3.errors_on_3_after": ("omitted-digit",
+                                   lambda r: r["results"]["no3"]["special_errors_test_optimal"]["values"]),
+    "omitted3.pct_3_correct_after": ("omitted-digit", lambda r: _pct3(r, "special_errors_test_optimal")),
+    "only78.error_pct_before": ("omitted-digit", lambda r: _pct(r, "only78", "errors_before")),
+    "only78.bias_shift": ("omitted-digit", lambda r: r["results"]["only78"]["shift_test_optimal"]["values"]),
+    "only78.error_pct_after": ("omitted-digit", lambda r: _pct(r, "only78", "errors_test_optimal")),
+}
+SETTINGS = {"mnist.distill_temperature", "jft.n_specialists"}  # recipe settings, not outcomes: never judged
+SHIFT_TOLERANCE = 1.0  # a bias shift within 1.0 of the paper's counts as reproduced
+CLOSE = 0.15           # within 15% on the wrong side of the paper counts as close
+
+VERDICT_RULE = (
+    "Only runs at the `paper` profile are judged. A number where lower is better (errors, error rates) is "
+    "*reproduced* when our mean over seeds is at most the paper's (the paper reports single runs), *close* when it "
+    f"is at most {int(CLOSE * 100)}% worse, else *not reproduced*; where higher is better, the mirror rule. Bias "
+    f"shifts are reproduced within ±{SHIFT_TOLERANCE} of the paper's. Recipe settings (such as T = 20) are shown, "
+    "not judged. A number with no run says *not yet run*.")
+
+
+def verdict(key: str, summary: dict | None) -> str:
+    if key in SETTINGS:
+        return "setting"
+    if summary is None:
+        return "not yet run"
+    num = paper.NUMBERS[key]
+    mean = summary["mean"]
+    if num.unit == "shift":
+        return "reproduced" if abs(mean - num.value) <= SHIFT_TOLERANCE else "not reproduced"
+    if num.lower_is_better:
+        if mean <= num.value:
+            return "reproduced"
+        return "close" if mean <= num.value * (1 + CLOSE) else "not reproduced"
+    if mean >= num.value:
+        return "reproduced"
+    return "close" if mean >= num.value * (1 - CLOSE) else "not reproduced"
+
+
+def rows(this_dir=None) -> list[dict]:
+    """Every paper number with our summaries; `this_dir` is the results folder of this build's runs."""
+    records = {}
+
+    def rec(profile, experiment, folder=None):
+        k = (profile, experiment, str(folder))
+        if k not in records:
+            records[k] = read_record(profile, experiment, folder)
+        return records[k]
+
+    out = []
+    for key, num in paper.NUMBERS.items():
+        row = {"section": num.section, "number": num.what, "unit": num.unit, "paper": num.value, "key": key}
+        exp, get = EXTRACT.get(key, (None, None))
+        for col, profile, folder in (("paper run", "paper", None), ("quick run", "quick", None)):
+            r = rec(profile, exp, folder) if exp else None
+            row[col] = summarize(get(r)) if r else None
+            if r and col == "paper run":
+                row["paper run device"] = r["provenance"]["device"]
+                row["paper run commit"] = r["provenance"]["commit"][:12]
+        row["this build"] = None
+        if exp and this_dir is not None:
+            for profile in ("paper", "quick", "smoke"):
+                r = rec(profile, exp, this_dir)
+                if r:
+                    row["this build"] = summarize(get(r))
+                    row["this build profile"] = profile
+                    break
+        row["verdict"] = verdict(key, row["paper run"])
+        out.append(row)
+    return out
+
+
+def table(this_dir=None):
+    import pandas as pd
+    data = []
+    for r in rows(this_dir):
+        data.append({
+            "§": r["section"], "number": r["number"], "paper": _num(r["paper"]),
+            "recorded `paper` run": fmt(r["paper run"], 2),
+            "recorded `quick` run": fmt(r["quick run"], 2),
+            "this build": (fmt(r["this build"], 2) + f" [{r['this build profile']}]") if r["this build"]
+            else "not yet run",
+            "verdict": r["verdict"],
+        })
+    return pd.DataFrame(data)
+
+
+def coverage_table():
+    """Table 4 of the paper (specialists by coverage): shown for completeness until the specialists chapter."""
+    import pandas as pd
+    return pd.DataFrame([{"specialists covering the correct class": c, "test examples": n,
+                          "change in top-1 correct": d, "relative change %": p, "ours": "not yet run"}
+                         for c, n, d, p in paper.JFT_COVERAGE_TABLE])
+
+
+def _num(v: float) -> str:
+    return f"{v:g}"

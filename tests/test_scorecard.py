@@ -1,0 +1,50 @@
+"""The scorecard covers every paper number and judges by its stated rule."""
+from pathlib import Path
+
+import pytest
+
+from reproduce import paper, scorecard
+
+PAPER_MD = Path(__file__).resolve().parents[2] / "shared" / "PAPER.md"
+
+
+def test_one_row_per_paper_number_and_never_blank(tmp_path):
+    rows = scorecard.rows(tmp_path)  # an empty build folder: this build has no runs
+    assert [r["key"] for r in rows] == list(paper.NUMBERS)
+    for r in rows:
+        assert r["verdict"] in {"reproduced", "close", "not reproduced", "not yet run", "setting"}
+        assert r["this build"] is None
+    table = scorecard.table(tmp_path)
+    assert len(table) == len(paper.NUMBERS) and not table.isna().any().any()
+
+
+def test_every_extractor_names_a_paper_number():
+    assert set(scorecard.EXTRACT) <= set(paper.NUMBERS)
+
+
+def s(mean):
+    return {"values": [mean], "n": 1, "mean": mean, "std": 0.0, "min": mean, "max": mean}
+
+
+@pytest.mark.parametrize("key, mean, expected", [
+    ("mnist.teacher_errors", 60, "reproduced"), ("mnist.teacher_errors", 67, "reproduced"),
+    ("mnist.teacher_errors", 75, "close"), ("mnist.teacher_errors", 90, "not reproduced"),
+    ("omitted3.pct_3_correct_after", 99.0, "reproduced"), ("omitted3.pct_3_correct_after", 90.0, "close"),
+    ("omitted3.pct_3_correct_after", 50.0, "not reproduced"),
+    ("omitted3.bias_shift", 3.0, "reproduced"), ("omitted3.bias_shift", 5.0, "not reproduced"),
+    ("only78.bias_shift", -7.0, "reproduced"), ("mnist.distill_temperature", 20, "setting"),
+    ("mnist.small_errors", None, "not yet run"),
+])
+def test_verdict_rule(key, mean, expected):
+    assert scorecard.verdict(key, s(mean) if mean is not None else None) == expected
+
+
+@pytest.mark.skipif(not PAPER_MD.exists(), reason="shared/PAPER.md is not beside the checkout")
+def test_paper_numbers_are_the_ones_in_PAPER_md():
+    text = PAPER_MD.read_text().replace(",", "")
+    for key, num in paper.NUMBERS.items():
+        v = num.value
+        shown = f"{v:g}" if key != "jft.baseline_top1" else "25.0"
+        assert shown.lstrip("-") in text, key
+    for c, n, d, p in paper.JFT_COVERAGE_TABLE:
+        assert f"| {n} | +{d} |" in text or f"| {n} | {d} |" in text, c
