@@ -153,3 +153,21 @@ def mnist_verdict_text(records: dict, this_run: dict) -> str:
                          f"excess errors over the teacher (paper: {100 * paper_gap:.0f}%); the distilled net "
                          f"{'beats' if d < s else 'does not beat'} the unregularized one ({d:.1f} vs {s:.1f}).")
     return "\n\n".join(lines)
+
+
+def csv_download(df, filename: str, label: str):
+    """A link that downloads `df` as CSV, self-contained in the page (a data: URI), so no file has to travel."""
+    import base64
+    import html
+
+    from IPython.display import HTML
+    b64 = base64.b64encode(df.to_csv(index=False).encode()).decode()
+    return HTML(f'<a download="{html.escape(filename)}" href="data:text/csv;base64,{b64}">{html.escape(label)}</a>')
+
+
+def provenance_box(this_run: dict, records: dict) -> str:
+    """Markdown lines: where this page's numbers and the recorded ones came from."""
+    lines = [f"- **this run**: {provenance_line(this_run)}"]
+    for prof, rec in records.items():
+        lines.append(f"- **recorded `{prof}`**: " + (provenance_line(rec) if rec else "not yet run"))
+    return "\n".join(lines)

@@ -134,3 +134,18 @@ def plot_confusions(record: dict, tset: str = "no3"):
         ax.set_title(f"{'no 3s' if tset == 'no3' else '7s and 8s only'}, {title} (seed 0)")
     fig.tight_layout()
     return fig
+
+
+def per_seed_table(record: dict):
+    import pandas as pd
+    rows = []
+    for tset in ("no3", "only78"):
+        r = record["results"][tset]
+        for i, seed in enumerate(r["seeds"]):
+            rows.append({"transfer set": tset, "seed": seed,
+                         "errors, no shift": int(r["errors_before"]["values"][i]),
+                         "test-optimal shift": r["shift_test_optimal"]["values"][i],
+                         "errors, test-optimal": int(r["errors_test_optimal"]["values"][i]),
+                         "validation-chosen shift": r["shift_val_chosen"]["values"][i],
+                         "errors, validation-chosen": int(r["errors_val_chosen"]["values"][i])})
+    return pd.DataFrame(rows)
