@@ -1,6 +1,13 @@
 import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+
+from reproduce import data
+from reproduce.results import REPO_ROOT
 
 os.environ.setdefault("REPRODUCE_NO_PROGRESS", "1")
 
@@ -11,3 +18,54 @@ def data_dir(tmp_path, monkeypatch):
     d = tmp_path / "data"
     monkeypatch.setenv("REPRODUCE_DATA_DIR", str(d))
     return d
+
+
+NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
+EXPERIMENT_OF = {"01_mnist": "mnist", "02_omitted_digit": "omitted-digit", "99_scorecard": None}
+
+
+@pytest.fixture(scope="session")
+def executed(tmp_path_factory):
+    """Execute every notebook at smoke; records go to a private results folder, checkpoints to a private data dir."""
+    import papermill
+    tmp = tmp_path_factory.mktemp("e2e")
+    data.load_mnist()  # the shared cache, fetched once; copied so that no checkpoint of an earlier run is reused
+    private = tmp / "data" / "mnist"
+    private.mkdir(parents=True)
+    for f in (data.cache_path(), data.cache_path().with_suffix(".npz.sha256")):
+        shutil.copy(f, private / f.name)
+    old = os.environ.get("REPRODUCE_DATA_DIR")
+    os.environ["REPRODUCE_DATA_DIR"] = str(tmp / "data")
+    try:
+        outs = {}
+        for nb in NOTEBOOKS:
+            out = tmp / nb.name
+            papermill.execute_notebook(str(nb), str(out), cwd=str(REPO_ROOT), progress_bar=False,
+                                       parameters={"profile": "smoke", "results_dir": str(tmp / "results"),
+                                                   "rerun": True}, kernel_name="python3")
+            outs[nb.stem] = out
+    finally:
+        if old is None:
+            os.environ.pop("REPRODUCE_DATA_DIR", None)
+        else:
+            os.environ["REPRODUCE_DATA_DIR"] = old
+    return tmp, outs
+
+
+@pytest.fixture(scope="session")
+def built_book(executed, tmp_path_factory):
+    """The book built with -W -n --keep-going from the executed notebooks, in a copy of the book's sources."""
+    _, outs = executed
+    src = tmp_path_factory.mktemp("book") / "src"
+    (src / "book" / "chapters").mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(REPO_ROOT / name, src / name)
+    for md in (REPO_ROOT / "book").glob("*.md"):
+        shutil.copy(md, src / "book" / md.name)
+    for name, out in outs.items():
+        shutil.copy(out, src / "book" / "chapters" / f"{name}.ipynb")
+    jb = Path(sys.executable).parent / "jupyter-book"
+    done = subprocess.run([str(jb), "build", str(src), "-W", "-n", "--keep-going"], capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return src / "_build" / "html"

@@ -2,49 +2,14 @@
 private data folder so nothing is reused), the book builds with -W -n, and the fresh numbers match the recorded
 smoke runs (CI's regression check)."""
 import json
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from reproduce import data
-from reproduce.results import REPO_ROOT, read_record
+from conftest import EXPERIMENT_OF, NOTEBOOKS
+from reproduce.results import read_record
 from tolerances import SMOKE
 
 pytestmark = pytest.mark.slow
-NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
-EXPERIMENT_OF = {"01_mnist": "mnist", "02_omitted_digit": "omitted-digit", "99_scorecard": None}
-
-
-@pytest.fixture(scope="session")
-def executed(tmp_path_factory):
-    """Execute every notebook at smoke; records go to a private results folder, checkpoints to a private data dir."""
-    import papermill
-    tmp = tmp_path_factory.mktemp("e2e")
-    data.load_mnist()  # the shared cache, fetched once; copied so that no checkpoint of an earlier run is reused
-    private = tmp / "data" / "mnist"
-    private.mkdir(parents=True)
-    for f in (data.cache_path(), data.cache_path().with_suffix(".npz.sha256")):
-        shutil.copy(f, private / f.name)
-    old = os.environ.get("REPRODUCE_DATA_DIR")
-    os.environ["REPRODUCE_DATA_DIR"] = str(tmp / "data")
-    try:
-        outs = {}
-        for nb in NOTEBOOKS:
-            out = tmp / nb.name
-            papermill.execute_notebook(str(nb), str(out), cwd=str(REPO_ROOT), progress_bar=False,
-                                       parameters={"profile": "smoke", "results_dir": str(tmp / "results"),
-                                                   "rerun": True}, kernel_name="python3")
-            outs[nb.stem] = out
-    finally:
-        if old is None:
-            os.environ.pop("REPRODUCE_DATA_DIR", None)
-        else:
-            os.environ["REPRODUCE_DATA_DIR"] = old
-    return tmp, outs
 
 
 def test_every_notebook_has_an_experiment():
@@ -90,21 +55,9 @@ def test_executed_notebooks_have_no_errors_and_show_figures(executed):
             assert any("image/png" in o.get("data", {}) for o in outputs), name
 
 
-def test_book_builds_without_warnings(executed, tmp_path):
-    results, outs = executed
-    src = tmp_path / "src"
-    (src / "book" / "chapters").mkdir(parents=True)
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy(REPO_ROOT / name, src / name)
-    for md in (REPO_ROOT / "book").glob("*.md"):
-        shutil.copy(md, src / "book" / md.name)
-    for name, out in outs.items():
-        shutil.copy(out, src / "book" / "chapters" / f"{name}.ipynb")
-    jb = Path(sys.executable).parent / "jupyter-book"
-    done = subprocess.run([str(jb), "build", str(src), "-W", "-n", "--keep-going"], capture_output=True,
-                          text=True, timeout=900)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    html = src / "_build" / "html"
+def test_book_builds_without_warnings(executed, built_book):
+    results, _ = executed
+    html = built_book
     assert (html / "index.html").exists()
     page = (html / "book" / "chapters" / "01_mnist.html").read_text()
     assert "Paper beside ours" in page and "<img" in page
