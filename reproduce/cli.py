@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true")
     d = sub.add_parser("data", help="fetch, verify and cache a dataset")
     d.add_argument("dataset", choices=["mnist"])
+    v = sub.add_parser("verdicts", help="print (or --write) the verdicts of the recorded paper/quick runs")
+    v.add_argument("--write", action="store_true", help="update results/verdicts.json (after recording a run)")
     return p
 
 
@@ -51,6 +53,20 @@ def main(argv=None) -> int:
             get(args.experiment).run(profile=profile, seeds=args.seeds, device=args.device,
                                      overrides=args.overrides, rerun=args.rerun, results_dir=args.results_dir,
                                      progress=not args.no_progress)
+        elif args.command == "verdicts":
+            import json
+
+            from .io import atomic_write_json
+            from .results import RESULTS_DIR, git_commit
+            from .scorecard import VERDICTS_FILE, recorded_verdicts
+            verdicts = recorded_verdicts()
+            if args.write:
+                meta = {"what": "verdicts of the recorded paper/quick runs by the scorecard's rule; the tests fail "
+                                "if a re-recorded run would make one worse", "commit": git_commit()}
+                atomic_write_json(RESULTS_DIR / VERDICTS_FILE, {"meta": meta, "verdicts": verdicts})
+                print(f"wrote {RESULTS_DIR / VERDICTS_FILE}")
+            else:
+                print(json.dumps(verdicts, indent=1))
         elif args.command == "data":
             from .data import cache_path, load_mnist
             m = load_mnist()

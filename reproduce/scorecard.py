@@ -122,3 +122,30 @@ def coverage_table():
 
 def _num(v: float) -> str:
     return f"{v:g}"
+
+
+VERDICTS_FILE = "verdicts.json"  # in results/: the verdicts of the recorded runs, checked by the tests
+RANK = {"not yet run": 0, "not reproduced": 1, "close": 2, "reproduced": 3, "setting": 3}
+
+
+def recorded_verdicts(results_dir=None) -> dict:
+    """{profile: {paper key: verdict}} for the recorded `paper` and `quick` runs, by the scorecard's rule
+    (at `quick` the verdict says how that short run compares, not whether the paper is reproduced)."""
+    out = {}
+    for profile in ("paper", "quick"):
+        out[profile] = {}
+        for key, (exp, get) in EXTRACT.items():
+            rec = read_record(profile, exp, results_dir)
+            out[profile][key] = verdict(key, summarize(get(rec)) if rec else None)
+    return out
+
+
+def worsened(current: dict, recorded: dict) -> list[str]:
+    """Keys whose verdict is worse now than in the recorded verdicts file."""
+    bad = []
+    for profile, verdicts in recorded.items():
+        for key, was in verdicts.items():
+            now = current.get(profile, {}).get(key, "not yet run")
+            if RANK[now] < RANK[was]:
+                bad.append(f"{profile} {key}: {was} -> {now}")
+    return bad

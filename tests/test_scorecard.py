@@ -48,3 +48,19 @@ def test_paper_numbers_are_the_ones_in_PAPER_md():
         assert shown.lstrip("-") in text, key
     for c, n, d, p in paper.JFT_COVERAGE_TABLE:
         assert f"| {n} | +{d} |" in text or f"| {n} | {d} |" in text, c
+
+
+def test_recorded_runs_keep_their_verdicts():
+    """A change that re-records a paper or quick run with worse numbers fails here, unless results/verdicts.json
+    is updated with it (`reproduce verdicts --write`), which a reviewer then sees in the diff."""
+    import json
+
+    from reproduce.results import RESULTS_DIR
+    recorded = json.loads((RESULTS_DIR / scorecard.VERDICTS_FILE).read_text())["verdicts"]
+    assert scorecard.worsened(scorecard.recorded_verdicts(), recorded) == []
+
+
+def test_worsened_detects_a_drop():
+    was = {"paper": {"mnist.teacher_errors": "reproduced", "mnist.small_errors": "close"}}
+    now = {"paper": {"mnist.teacher_errors": "close", "mnist.small_errors": "reproduced"}}
+    assert scorecard.worsened(now, was) == ["paper mnist.teacher_errors: reproduced -> close"]
