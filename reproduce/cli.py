@@ -34,6 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true")
     d = sub.add_parser("data", help="fetch, verify and cache a dataset")
     d.add_argument("dataset", choices=["mnist"])
+    b = sub.add_parser("bench", help="time the training core against a plain PyTorch loop, side by side")
+    b.add_argument("--device", default="auto")
+    b.add_argument("--steps", type=int, default=20, help="steps per timed repeat")
+    b.add_argument("--repeats", type=int, default=5)
+    b.add_argument("--ensemble", type=int, default=10, help="E for the batched-vs-separate comparison")
+    b.add_argument("--record", action="store_true", help="write results/bench/<device>.json")
     v = sub.add_parser("verdicts", help="print (or --write) the verdicts of the recorded paper/quick runs")
     v.add_argument("--write", action="store_true", help="update results/verdicts.json (after recording a run)")
     return p
@@ -53,6 +59,23 @@ def main(argv=None) -> int:
             get(args.experiment).run(profile=profile, seeds=args.seeds, device=args.device,
                                      overrides=args.overrides, rerun=args.rerun, results_dir=args.results_dir,
                                      progress=not args.no_progress)
+        elif args.command == "bench":
+            import re
+
+            from . import bench
+            from .io import atomic_write_json
+            from .results import RESULTS_DIR
+            if args.steps < 1 or args.repeats < 1 or args.ensemble < 2:
+                raise UserError("--steps and --repeats must be >= 1 and --ensemble >= 2")
+            rec = bench.run(args.device, args.steps, args.repeats, ensemble=args.ensemble)
+            for name, r in rec["rows"].items():
+                print(f"{name:<44} {r['median_ms']:9.3f} ms/step  {r['examples_per_s']:10.0f} ex/s  "
+                      f"x{r['speedup_vs_reference_per_model']:.2f} per model vs reference")
+            if args.record:
+                slug = re.sub(r"[^A-Za-z0-9]+", "-", rec["provenance"]["device"]).strip("-").lower()
+                path = RESULTS_DIR / "bench" / f"{slug}.json"
+                atomic_write_json(path, rec)
+                print(f"recorded {path}")
         elif args.command == "verdicts":
             import json
 

@@ -384,6 +384,27 @@ class Trainer:
         self._zero_grads()
         self._train_step()
 
+    def step_fn(self):
+        """A callable doing one training step per call, for benchmarks: one data order, positions wrap around."""
+        for e, g in enumerate(self.gens):
+            self.perm[e].copy_(torch.randperm(self.n_train, generator=g, device=self.device))
+        self.step_in_epoch.zero_()
+        if self.use_cuda_graph and self._graph is None:
+            self._capture()
+        done = [0]
+
+        def step():
+            if done[0] == self.steps_per_epoch:  # start the (single) epoch over: schedules and positions
+                self.step_in_epoch.zero_()
+                self.step.zero_()
+                done[0] = 0
+            done[0] += 1
+            if self._graph is not None:
+                self._graph.replay()
+            else:
+                self._train_step_with_draw()
+        return step
+
     # -- checkpoints ----------------------------------------------------------------------------------
     def state_dict(self, epoch: int, history: dict) -> dict:
         return {"fingerprint": self.fingerprint, "epoch": epoch, "history": json.dumps(history),

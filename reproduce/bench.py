@@ -1,0 +1,140 @@
+"""Benchmark of the training core against a plain PyTorch loop written as public reproductions write it.
+
+Everything runs side by side in one process, on the same machine, for the same model and batch size; we report
+ratios against the reference loop (absolute times on shared machines are noise), warm-up excluded, medians over
+repeats. The reference loop lives here only: DataLoader over a Dataset that jitters each image on the CPU,
+nn.Sequential, torch.optim.SGD, max-norm by a Python loop over layers.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .core import PAD, DeviceImages, TrainConfig, Trainer, resolve_device
+
+TEACHER = dict(sizes=(784, 1200, 1200, 10), batch_size=100, lr=0.05, momentum=0.9, max_norm=2.5, jitter=2,
+               input_dropout=0.2, hidden_dropout=0.5, epochs=1)
+
+
+class _JitterDataset(torch.utils.data.Dataset):
+    def __init__(self, x_u8: np.ndarray, y: np.ndarray, jitter: int, seed: int = 0):
+        self.x = np.pad(x_u8, ((0, 0), (PAD, PAD), (PAD, PAD)))
+        self.y = torch.as_tensor(y, dtype=torch.int64)
+        self.j = jitter
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        dy, dx = self.rng.integers(PAD - self.j, PAD + self.j + 1, 2)
+        img = self.x[i, dy:dy + 28, dx:dx + 28].reshape(-1).astype(np.float32) / 255.0
+        return torch.from_numpy(img), self.y[i]
+
+
+def reference_step_fn(x_u8, y, cfg: TrainConfig, device) -> Callable[[], None]:
+    """One step of the reference loop per call (the DataLoader iterator restarts when exhausted)."""
+    layers = []
+    sizes = cfg.sizes
+    layers.append(torch.nn.Dropout(cfg.input_dropout))
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(torch.nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers += [torch.nn.ReLU(), torch.nn.Dropout(cfg.hidden_dropout)]
+    model = torch.nn.Sequential(*layers).to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+    loader = torch.utils.data.DataLoader(_JitterDataset(x_u8, y, cfg.jitter), batch_size=cfg.batch_size,
+                                         shuffle=True, drop_last=True)
+    it = iter(loader)
+
+    def step():
+        nonlocal it
+        try:
+            xb, yb = next(it)
+        except StopIteration:
+            it = iter(loader)
+            xb, yb = next(it)
+        xb, yb = xb.to(device), yb.to(device)
+        loss = torch.nn.functional.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            for m in model:
+                if isinstance(m, torch.nn.Linear):
+                    norms = m.weight.norm(dim=1, keepdim=True)
+                    m.weight.mul_(torch.clamp(cfg.max_norm / norms, max=1.0))
+    return step
+
+
+def time_steps(step: Callable[[], None], device, n_steps: int, repeats: int, warmup: int) -> list[float]:
+    """Seconds per step, one value per repeat of n_steps (after `warmup` steps)."""
+    for _ in range(warmup):
+        step()
+    out = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        for _ in range(n_steps):
+            step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        out.append((time.perf_counter() - t) / n_steps)
+    return out
+
+
+def core_step_fn(train: DeviceImages, cfg: TrainConfig, n_models: int, graph: bool) -> Callable[[], None]:
+    trainer = Trainer(cfg, list(range(n_models)), train, use_cuda_graph=graph, progress=False)
+    return trainer.step_fn()
+
+
+def flops_per_step(cfg: TrainConfig, n_models: int) -> float:
+    """Matmul FLOPs of forward + backward (3x forward) for n_models members at the batch size."""
+    macs = sum(a * b for a, b in zip(cfg.sizes[:-1], cfg.sizes[1:]))
+    return 3 * 2 * macs * cfg.batch_size * n_models
+
+
+def run(device: str = "auto", n_steps: int = 20, repeats: int = 5, warmup: int = 5, ensemble: int = 10,
+        log=print) -> dict:
+    from . import data
+    from .results import provenance, summarize
+    dev = resolve_device(device)
+    m = data.load_mnist()
+    cfg = TrainConfig(**TEACHER)
+    train = DeviceImages(m.train_x, m.train_y, dev)
+    t0 = time.perf_counter()
+    rows = {}
+
+    def measure(name, step, n_models):
+        if dev.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(dev)
+        secs = time_steps(step, dev, n_steps, repeats, warmup)
+        med = statistics.median(secs)
+        rows[name] = {"s_per_step": summarize(secs), "median_ms": 1000 * med, "models": n_models,
+                      "examples_per_s": n_models * cfg.batch_size / med,
+                      "flop_per_s": flops_per_step(cfg, n_models) / med,
+                      "peak_mem_mb": torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None}
+        log(f"{name:<40} {1000 * med:8.3f} ms/step")
+
+    measure("reference loop (DataLoader, nn.Sequential)", reference_step_fn(m.train_x, m.train_y, cfg, dev), 1)
+    measure("core, eager, E=1", core_step_fn(train, cfg, 1, graph=False), 1)
+    if dev.type == "cuda":
+        measure("core, CUDA graph, E=1", core_step_fn(train, cfg, 1, graph=True), 1)
+    graph = dev.type == "cuda"
+    kind = "CUDA graph" if graph else "eager"
+    measure(f"core, {kind}, E={ensemble} batched", core_step_fn(train, cfg, ensemble, graph=graph), ensemble)
+    singles = [core_step_fn(train, cfg, 1, graph=graph) for _ in range(ensemble)]
+    measure(f"core, {kind}, {ensemble} separate models", lambda: [s() for s in singles], ensemble)
+    ref = rows["reference loop (DataLoader, nn.Sequential)"]["median_ms"]
+    for r in rows.values():
+        r["speedup_vs_reference_per_model"] = ref * r["models"] / r["median_ms"]
+    rec = {"benchmark": "teacher 784-1200-1200-10, batch 100, dropout, jitter, max-norm", "rows": rows,
+           "config": {"n_steps": n_steps, "repeats": repeats, "warmup": warmup, "ensemble": ensemble,
+                      "recipe": cfg.to_dict()},
+           "provenance": provenance(dev, time.perf_counter() - t0)}
+    return rec

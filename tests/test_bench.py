@@ -1,0 +1,31 @@
+"""The benchmark's step functions do the same work as training (no timing is asserted here)."""
+import torch
+
+from reproduce import bench
+from reproduce.core import DeviceImages, TrainConfig, Trainer
+from test_core import synthetic
+
+CPU = torch.device("cpu")
+
+
+def test_step_fn_is_one_epoch_of_training():
+    x, y = synthetic(300)
+    train = DeviceImages(x, y, CPU)
+    cfg = TrainConfig(sizes=(784, 32, 10), epochs=1, batch_size=50, lr=0.05, jitter=2, hidden_dropout=0.5)
+    ref = Trainer(cfg, [3, 4], train, progress=False).run().model
+    t = Trainer(cfg, [3, 4], train, progress=False)
+    step = t.step_fn()
+    for _ in range(t.steps_per_epoch):
+        step()
+    assert all(torch.equal(a, b) for a, b in zip(ref.parameters(), t.model.parameters()))
+    step()  # past the epoch it wraps around instead of running off the schedule
+    assert int(t.step) == 1
+
+
+def test_reference_loop_trains():
+    x, y = synthetic(400)
+    cfg = TrainConfig(sizes=(784, 64, 10), epochs=1, batch_size=50, lr=0.1, momentum=0.9, max_norm=2.0, jitter=2)
+    step = bench.reference_step_fn(x, y, cfg, CPU)
+    secs = bench.time_steps(step, CPU, n_steps=4, repeats=2, warmup=1)
+    assert len(secs) == 2 and all(s > 0 for s in secs)
+    assert bench.flops_per_step(cfg, 2) == 2 * 3 * 2 * (784 * 64 + 64 * 10) * 50
