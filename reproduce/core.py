@@ -241,6 +241,7 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, seeds: Sequence[int], train: DeviceImages, test: DeviceImages | None = None,
                  teacher_logits: torch.Tensor | None = None, temperatures: Sequence[float] | None = None,
+                 hard_weights: Sequence[float] | None = None,
                  checkpoint: Path | None = None, checkpoint_dir: Path | None = None,
                  checkpoint_every_s: float | None = None, use_cuda_graph: bool = True, progress: bool = True,
                  name: str = "model", desc: str | None = None):
@@ -272,6 +273,11 @@ class Trainer:
             self.temperature = torch.tensor([float(t) for t in temps], device=self.device)
             if len(temps) != self.E or not bool((self.temperature > 0).all()):
                 raise UserError(f"temperatures must be {self.E} positive values, got {list(temps)}")
+            # per-member weight of the hard term: 1.0 makes a member a plain, undistilled reference
+            hws = hard_weights if hard_weights is not None else [cfg.hard_weight] * self.E
+            self.hard_weight = torch.tensor([float(a) for a in hws], device=self.device)
+            if len(hws) != self.E or not bool(((self.hard_weight >= 0) & (self.hard_weight <= 1)).all()):
+                raise UserError(f"hard_weights must be {self.E} values in [0, 1], got {list(hws)}")
         h_sizes = cfg.sizes[1:-1]
         # per-member random buffers, filled in place from each member's generator (no cat, graph-safe)
         self._u_in = torch.empty(self.E, self.B, cfg.sizes[0], device=self.device)
@@ -282,6 +288,7 @@ class Trainer:
         self.fingerprint = config_fingerprint({"cfg": cfg.to_dict(), "seeds": self.seeds, "n": self.n_train,
                                                "data": train.digest(),
                                                "temps": list(temperatures) if temperatures is not None else None,
+                                               "hard": list(hard_weights) if hard_weights is not None else None,
                                                "teacher": _tensor_digest(teacher_logits),
                                                "device": self.device.type, "code": CODE_DIGEST})
         if checkpoint is None and checkpoint_dir is not None:
@@ -320,7 +327,7 @@ class Trainer:
         if self.distill:
             per = distillation_loss(logits, self.teacher_logits.gather(
                 1, idx.unsqueeze(-1).expand(-1, -1, self.teacher_logits.shape[-1])), y,
-                self.temperature, cfg.hard_weight, per_member=True)
+                self.temperature, self.hard_weight, per_member=True)
         else:
             per = hard_cross_entropy(logits, y)
         return per

@@ -52,7 +52,19 @@ OMITTED_DIGIT = {
               "only78": dict(_DISTILLED, epochs=1200, eval_every=40)},
 }
 
-EXPERIMENTS = {"mnist": MNIST, "omitted-digit": OMITTED_DIGIT}
+# Section 3, temperature sweep: students of several widths distilled at many T (the paper's T = 20 recipe
+# otherwise), all temperatures and seeds of one width batched; the teacher is the MNIST chapter's.
+_T_ALL = [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10, 15, 20]
+TEMPERATURE_SWEEP = {
+    "smoke": {"seeds": 2, "widths": [30, 300], "temperatures": [1, 2.5, 4, 10, 20],
+              "student": dict(_DISTILLED, epochs=2, train_subset=5000)},
+    "quick": {"seeds": 3, "widths": [30, 100, 300], "temperatures": _T_ALL,
+              "student": dict(_DISTILLED, epochs=8, eval_every=2)},
+    "paper": {"seeds": 3, "widths": [30, 100, 300, 800], "temperatures": _T_ALL,
+              "student": dict(_DISTILLED, epochs=100, eval_every=10)},
+}
+
+EXPERIMENTS = {"mnist": MNIST, "omitted-digit": OMITTED_DIGIT, "temperature-sweep": TEMPERATURE_SWEEP}
 
 
 def check_profile(profile: str) -> str:

@@ -5,7 +5,8 @@ from importlib import import_module
 
 from ..errors import UserError
 
-REGISTRY = {"mnist": "reproduce.experiments.mnist", "omitted-digit": "reproduce.experiments.omitted_digit"}
+REGISTRY = {"mnist": "reproduce.experiments.mnist", "omitted-digit": "reproduce.experiments.omitted_digit",
+            "temperature-sweep": "reproduce.experiments.temperature_sweep"}
 
 
 def get(name: str):

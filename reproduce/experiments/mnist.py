@@ -33,11 +33,14 @@ def runs_dir() -> Path:
 
 
 def train_role(role: str, recipe: dict, seeds: list, train: DeviceImages, test: DeviceImages,
-               teacher_logits=None, progress: bool = True, label: str = ""):
-    """Train (or resume, or load when finished) one recipe's seeds as one batched model."""
+               teacher_logits=None, progress: bool = True, label: str = "", **per_member):
+    """Train (or resume, or load when finished) one recipe's seeds as one batched model.
+
+    per_member: `temperatures` and `hard_weights`, one value per member, for sweeps."""
     tc = TrainConfig(**recipe)
     trainer = Trainer(tc, seeds, train, test, teacher_logits=teacher_logits if tc.temperature else None,
-                      checkpoint_dir=runs_dir(), progress=progress, name=role, desc=f"{label} {role}".strip())
+                      checkpoint_dir=runs_dir(), progress=progress, name=role, desc=f"{label} {role}".strip(),
+                      **per_member)
     return trainer.run()
 
 

@@ -1,0 +1,119 @@
+"""Section 3, which temperatures work: students of several widths distilled from the MNIST teacher at many T.
+
+All temperatures and seeds of one width train as ONE batched model, each member with its own T, seed and data
+order, plus `seeds` undistilled members (hard labels only, weight 1 on the hard term) as the width's reference.
+The paper's claims, tested with the rule in `claims()`:
+(a) with 300 or more units per layer, all T above 8 give similar results;
+(b) with 30 units per layer, T in 2.5..4 is clearly better than higher or lower T.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+
+from ..core import TrainConfig, config_fingerprint, resolve_device
+from ..errors import UserError
+from ..profiles import apply_overrides, check_int, get_profile
+from ..results import summarize
+from . import mnist
+from .common import RunClock, matching_record
+
+NAME = "temperature-sweep"
+SEED_BASE = 6000
+# two-sided 97.5% quantiles of Student's t for 1..30 degrees of freedom (then the normal's 1.96)
+T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+
+
+def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> dict:
+    recipes = apply_overrides(get_profile(NAME, profile), overrides)
+    n = check_int("seeds", recipes["seeds"] if seeds is None else seeds, 1, 64)
+    temps = [float(t) for t in recipes["temperatures"]]
+    widths = [int(w) for w in recipes["widths"]]
+    if not temps or any(not (0 < t <= 1000) for t in temps):
+        raise UserError(f"temperatures={temps} must be a non-empty list of values in (0, 1000]")
+    if not widths or any(not (1 <= w <= 8192) for w in widths):
+        raise UserError(f"widths={widths} must be a non-empty list of integers in 1..8192")
+    teacher_cfg = mnist.resolve_config(profile)
+    student = TrainConfig(**recipes["student"]).to_dict()
+    if student["temperature"] is None:
+        raise UserError("student.temperature must be set (any value: each member gets its own T)")
+    return {"experiment": NAME, "profile": profile, "seeds": n, "temperatures": temps, "widths": widths,
+            "student": student, "teacher": teacher_cfg["teacher"], "teacher_seeds": teacher_cfg["seeds"]}
+
+
+def ci95(values: list[float]) -> tuple[float, float]:
+    """Mean +- t(0.975, n-1) * s / sqrt(n): a 95% confidence interval for the mean over seeds."""
+    n = len(values)
+    m = statistics.fmean(values)
+    if n < 2:
+        return m, m
+    half = (T975[n - 2] if n - 1 <= len(T975) else 1.96) * statistics.stdev(values) / math.sqrt(n)
+    return m - half, m + half
+
+
+CLAIM_RULE = (
+    "Each member's test errors are grouped by temperature; a temperature's interval is its mean over seeds ± "
+    "t(0.975, n-1)·s/√n (95%). Claim (a) holds for a width when the intervals of all T > 8 overlap pairwise "
+    "(no temperature above 8 is distinguishable from another). Claim (b) holds when the best T in 2.5..4 has an "
+    "interval entirely below the intervals of the best T under 2.5 and of the best T over 4.")
+
+
+def claims(errors_by_t: dict[float, list[float]]) -> dict:
+    """Apply CLAIM_RULE to {T: [errors per seed]}; returns both verdicts with the numbers behind them."""
+    ci = {t: ci95(v) for t, v in errors_by_t.items()}
+    mean = {t: statistics.fmean(v) for t, v in errors_by_t.items()}
+    high = [t for t in ci if t > 8]
+    overlap = all(ci[a][0] <= ci[b][1] and ci[b][0] <= ci[a][1] for a in high for b in high)
+    mid = [t for t in ci if 2.5 <= t <= 4]
+    low = [t for t in ci if t < 2.5]
+    hi4 = [t for t in ci if t > 4]
+    b = None
+    if mid and low and hi4:
+        best_mid = min(mid, key=mean.get)
+        best_low = min(low, key=mean.get)
+        best_hi = min(hi4, key=mean.get)
+        b = {"holds": ci[best_mid][1] < ci[best_low][0] and ci[best_mid][1] < ci[best_hi][0],
+             "best_mid": best_mid, "best_low": best_low, "best_high": best_hi,
+             "ci": {str(t): ci[t] for t in (best_mid, best_low, best_hi)}}
+    best = min(mean, key=mean.get)
+    return {"a_high_T_similar": {"holds": overlap if len(high) >= 2 else None, "temperatures": high,
+                                 "spread": (max(mean[t] for t in high) - min(mean[t] for t in high)) if high else None},
+            "b_mid_T_best": b, "best_T": best, "best_mean": mean[best]}
+
+
+def run(profile: str = "smoke", seeds: int | None = None, device: str = "auto", overrides=None,
+        rerun: bool = False, results_dir=None, progress: bool = True, log=print) -> dict:
+    cfg = resolve_config(profile, seeds, overrides)
+    fingerprint = config_fingerprint(cfg)
+    old = matching_record(NAME, profile, fingerprint, rerun, results_dir, log)
+    if old is not None:
+        return old
+    dev = resolve_device(device)
+    clock = RunClock()
+    m, train, test = mnist.device_data(dev)
+    seeds_t = [mnist.SEED_BASE["teacher"] + i for i in range(cfg["teacher_seeds"])]
+    teacher = mnist.train_role("teacher", cfg["teacher"], seeds_t, train, test, progress=progress, label=profile).model
+    logits = teacher.predict(train)
+    n, temps = cfg["seeds"], cfg["temperatures"]
+    # member order: for each T, seeds 0..n-1; then the n undistilled references (T is unused for them)
+    member_t = [t for t in temps for _ in range(n)] + [1.0] * n
+    member_a = [cfg["student"]["hard_weight"]] * (len(temps) * n) + [1.0] * n
+    member_seed = [SEED_BASE + i for _ in temps for i in range(n)] + [SEED_BASE + i for i in range(n)]
+    teacher_of = [i % cfg["teacher_seeds"] for _ in temps for i in range(n)] + [0] * n
+    out = {"teacher_test_errors": summarize(teacher.count_errors(test).tolist()), "widths": {}}
+    for w in cfg["widths"]:
+        recipe = dict(cfg["student"], sizes=(784, w, w, 10))
+        result = mnist.train_role(f"sweep-w{w}", recipe, member_seed, train, test, logits[teacher_of], progress,
+                                  profile, temperatures=member_t, hard_weights=member_a)
+        errs = result.model.count_errors(test).tolist()
+        by_t = {t: errs[k * n:(k + 1) * n] for k, t in enumerate(temps)}
+        ref = errs[len(temps) * n:]
+        out["widths"][str(w)] = {
+            "errors_by_T": {str(t): summarize(v) for t, v in by_t.items()},
+            "reference_errors": summarize(ref), "claims": claims(by_t),
+            "wall_s": round(result.wall_s, 2), "members": len(member_t)}
+        c = out["widths"][str(w)]["claims"]
+        log(f"width {w}: best T {c['best_T']} ({c['best_mean']:.1f} errors), undistilled {statistics.fmean(ref):.1f}; "
+            f"claim a {c['a_high_T_similar']['holds']}, claim b {c['b_mid_T_best'] and c['b_mid_T_best']['holds']}")
+    return clock.record(NAME, profile, fingerprint, cfg, m.source, out, dev, results_dir, log)

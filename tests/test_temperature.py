@@ -1,0 +1,47 @@
+"""The statistical rule of the temperature chapter, on constructed per-seed errors with known answers."""
+import math
+
+import pytest
+
+from reproduce.errors import UserError
+from reproduce.experiments import temperature_sweep as ts
+
+
+def test_ci95_matches_a_hand_computation():
+    lo, hi = ts.ci95([10.0, 12.0, 14.0])  # mean 12, s = 2, t(0.975, 2) = 4.303
+    half = 4.303 * 2 / math.sqrt(3)
+    assert abs(lo - (12 - half)) < 1e-9 and abs(hi - (12 + half)) < 1e-9
+    assert ts.ci95([5.0]) == (5.0, 5.0)
+
+
+def test_claim_b_holds_when_mid_T_is_clearly_best():
+    by_t = {1.0: [300, 305, 310], 2.0: [250, 255, 252], 3.0: [200, 202, 201], 4.0: [210, 212, 209],
+            8.0: [260, 262, 258], 20.0: [280, 285, 283]}
+    c = ts.claims(by_t)
+    assert c["b_mid_T_best"]["holds"] is True and c["b_mid_T_best"]["best_mid"] == 3.0 and c["best_T"] == 3.0
+
+
+def test_claim_b_fails_when_a_high_T_is_as_good():
+    by_t = {1.0: [300, 305, 310], 3.0: [200, 202, 201], 7.5: [199, 203, 200]}
+    assert ts.claims(by_t)["b_mid_T_best"]["holds"] is False
+
+
+def test_claim_a_similar_vs_distinguishable_high_T():
+    similar = {10.0: [100, 104, 98], 15.0: [101, 99, 103], 20.0: [102, 100, 97]}
+    assert ts.claims(similar)["a_high_T_similar"]["holds"] is True
+    apart = {10.0: [100, 101, 100], 15.0: [100, 99, 101], 20.0: [130, 131, 129]}
+    assert ts.claims(apart)["a_high_T_similar"]["holds"] is False
+    assert ts.claims({3.0: [1, 2], 10.0: [1, 2]})["a_high_T_similar"]["holds"] is None  # one T above 8
+
+
+def test_claim_b_not_testable_without_all_three_ranges():
+    assert ts.claims({3.0: [1, 2], 10.0: [3, 4]})["b_mid_T_best"] is None
+
+
+def test_config_is_validated():
+    with pytest.raises(UserError, match="temperatures"):
+        ts.resolve_config("smoke", overrides=["temperatures=[0, 2]"])
+    with pytest.raises(UserError, match="widths"):
+        ts.resolve_config("smoke", overrides=["widths=[]"])
+    cfg = ts.resolve_config("smoke", overrides=["widths=[30]"])
+    assert cfg["widths"] == [30] and cfg["teacher"]["sizes"] == (784, 1200, 1200, 10)
