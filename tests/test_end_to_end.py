@@ -38,8 +38,16 @@ def test_fresh_smoke_numbers_match_the_recorded_ones(executed, experiment):
 
 
 def _get(d, dotted):
-    for part in dotted.split("."):
-        d = d[part]
+    """d["a"]["b"]... for "a.b..."; a key may itself contain a dot (temperatures such as "2.5")."""
+    parts = dotted.split(".")
+    while parts:
+        for n in range(len(parts), 0, -1):
+            key = ".".join(parts[:n])
+            if key in d:
+                d, parts = d[key], parts[n:]
+                break
+        else:
+            raise KeyError(dotted)
     return d
 
 

@@ -13,4 +13,7 @@ SMOKE = {
     # seed spread ~175 before the shift (weak smoke teacher), ~40 after; shifts are on a 0.05 grid, spread ~0.4
     "omitted-digit": {"no3.errors_before.mean": 300, "no3.errors_test_optimal.mean": 120,
                       "no3.shift_test_optimal.mean": 1.0, "only78.errors_test_optimal.mean": 300},
+    # 2 epochs on 5,000 images: seed spread up to ~300 errors at 30 units, ~70 at 300 units
+    "temperature-sweep": {"widths.30.errors_by_T.2.5.mean": 300, "widths.300.errors_by_T.2.5.mean": 120,
+                          "widths.300.reference_errors.mean": 120, "widths.30.reference_errors.mean": 300},
 }
