@@ -393,11 +393,8 @@ class Trainer:
 
     def step_fn(self):
         """A callable doing one training step per call, for benchmarks: one data order, positions wrap around."""
-        for e, g in enumerate(self.gens):
-            self.perm[e].copy_(torch.randperm(self.n_train, generator=g, device=self.device))
-        self.step_in_epoch.zero_()
-        if self.use_cuda_graph and self._graph is None:
-            self._capture()
+        self._new_epoch()
+        self._ensure_graph()
         done = [0]
 
         def step():
@@ -406,11 +403,29 @@ class Trainer:
                 self.step.zero_()
                 done[0] = 0
             done[0] += 1
-            if self._graph is not None:
-                self._graph.replay()
-            else:
-                self._train_step_with_draw()
+            self._one_step()
         return step
+
+    def _new_epoch(self):
+        """Each member's own data order for the next epoch, drawn from its own generator."""
+        for e, g in enumerate(self.gens):
+            self.perm[e].copy_(torch.randperm(self.n_train, generator=g, device=self.device))
+        self.step_in_epoch.zero_()
+        self.loss_sum.zero_()
+
+    def _ensure_graph(self):
+        if self.use_cuda_graph and self._graph is None:
+            try:
+                self._capture()
+            except Exception as err:  # keep training, eagerly, rather than fail a long run
+                print(f"[reproduce] CUDA graph capture failed ({err}); running eagerly", file=sys.stderr)
+                self.use_cuda_graph = False
+
+    def _one_step(self):
+        if self._graph is not None:
+            self._graph.replay()
+        else:
+            self._train_step_with_draw()
 
     # -- checkpoints ----------------------------------------------------------------------------------
     def state_dict(self, epoch: int, history: dict) -> dict:
@@ -453,21 +468,10 @@ class Trainer:
         last_save = time.monotonic()
         bar = _progress(range(start_epoch, self.cfg.epochs), self.progress, self.desc, self.cfg.epochs, start_epoch)
         for epoch in bar:
-            for e, g in enumerate(self.gens):
-                self.perm[e].copy_(torch.randperm(self.n_train, generator=g, device=self.device))
-            self.step_in_epoch.zero_()
-            self.loss_sum.zero_()
-            if self.use_cuda_graph and self._graph is None:
-                try:
-                    self._capture()
-                except Exception as err:  # keep training, eagerly, rather than fail a long run
-                    print(f"[reproduce] CUDA graph capture failed ({err}); running eagerly", file=sys.stderr)
-                    self.use_cuda_graph = False
+            self._new_epoch()
+            self._ensure_graph()
             for _ in range(self.steps_per_epoch):
-                if self._graph is not None:
-                    self._graph.replay()
-                else:
-                    self._train_step_with_draw()
+                self._one_step()
             done = epoch + 1
             if done % self.cfg.eval_every == 0 or done == self.cfg.epochs:
                 point = {"loss": (self.loss_sum / self.steps_per_epoch).tolist()}
