@@ -138,3 +138,37 @@ def run(device: str = "auto", n_steps: int = 20, repeats: int = 5, warmup: int =
                       "recipe": cfg.to_dict()},
            "provenance": provenance(dev, time.perf_counter() - t0)}
     return rec
+
+
+def sweep(device: str = "auto", widths=(30, 300), temperatures=12, seeds=3, n_steps: int = 10, repeats: int = 3,
+          warmup: int = 3, log=print) -> dict:
+    """The temperature sweep's workload: T x seeds distilled students of one width as ONE batched model vs the
+    same members trained one after another (a step of each in turn), side by side."""
+    from . import data
+    from .results import provenance, summarize
+    dev = resolve_device(device)
+    m = data.load_mnist()
+    train = DeviceImages(m.train_x, m.train_y, dev)
+    E = temperatures * seeds
+    t0 = time.perf_counter()
+    rows = {}
+    graph = dev.type == "cuda"
+    for w in widths:
+        cfg = TrainConfig(sizes=(784, w, w, 10), batch_size=100, lr=0.05, momentum=0.9, temperature=20.0,
+                          hard_weight=0.1, epochs=1)
+        logits = torch.randn(1, train.n, 10, device=dev)
+        temps = [1.0 + i for i in range(temperatures) for _ in range(seeds)]
+        batched = Trainer(cfg, list(range(E)), train, teacher_logits=logits, temperatures=temps,
+                          use_cuda_graph=graph, progress=False).step_fn()
+        singles = [Trainer(cfg, [i], train, teacher_logits=logits, temperatures=[temps[i]], use_cuda_graph=graph,
+                           progress=False).step_fn() for i in range(E)]
+        b = time_steps(batched, dev, n_steps, repeats, warmup)
+        s = time_steps(lambda: [f() for f in singles], dev, n_steps, repeats, warmup)
+        rows[str(w)] = {"members": E, "batched_ms": 1000 * statistics.median(b), "sequential_ms":
+                        1000 * statistics.median(s), "batched": summarize(b), "sequential": summarize(s),
+                        "speedup": statistics.median(s) / statistics.median(b)}
+        log(f"width {w}: {E} members batched {rows[str(w)]['batched_ms']:.2f} ms/step, one after another "
+            f"{rows[str(w)]['sequential_ms']:.2f} ms/step: x{rows[str(w)]['speedup']:.2f}")
+    return {"benchmark": f"temperature sweep, {temperatures} T x {seeds} seeds per width, batch 100",
+            "rows": rows, "config": {"n_steps": n_steps, "repeats": repeats, "warmup": warmup},
+            "provenance": provenance(dev, time.perf_counter() - t0)}

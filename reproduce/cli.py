@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--repeats", type=int, default=5)
     b.add_argument("--ensemble", type=int, default=10, help="E for the batched-vs-separate comparison")
     b.add_argument("--record", action="store_true", help="write results/bench/<device>.json")
+    b.add_argument("--sweep", action="store_true", help="time the batched temperature sweep against "
+                                                        "training its members one after another instead")
     v = sub.add_parser("verdicts", help="print (or --write) the verdicts of the recorded paper/quick runs")
     v.add_argument("--write", action="store_true", help="update results/verdicts.json (after recording a run)")
     return p
@@ -67,13 +69,16 @@ def main(argv=None) -> int:
             from .results import RESULTS_DIR
             if args.steps < 1 or args.repeats < 1 or args.ensemble < 2:
                 raise UserError("--steps and --repeats must be >= 1 and --ensemble >= 2")
-            rec = bench.run(args.device, args.steps, args.repeats, ensemble=args.ensemble)
-            for name, r in rec["rows"].items():
-                print(f"{name:<44} {r['median_ms']:9.3f} ms/step  {r['examples_per_s']:10.0f} ex/s  "
-                      f"x{r['speedup_vs_reference_per_model']:.2f} per model vs reference")
+            if args.sweep:
+                rec = bench.sweep(args.device, n_steps=args.steps, repeats=args.repeats)
+            else:
+                rec = bench.run(args.device, args.steps, args.repeats, ensemble=args.ensemble)
+                for name, r in rec["rows"].items():
+                    print(f"{name:<44} {r['median_ms']:9.3f} ms/step  {r['examples_per_s']:10.0f} ex/s  "
+                          f"x{r['speedup_vs_reference_per_model']:.2f} per model vs reference")
             if args.record:
                 slug = re.sub(r"[^A-Za-z0-9]+", "-", rec["provenance"]["device"]).strip("-").lower()
-                path = RESULTS_DIR / "bench" / f"{slug}.json"
+                path = RESULTS_DIR / ("bench-sweep" if args.sweep else "bench") / f"{slug}.json"
                 atomic_write_json(path, rec)
                 print(f"recorded {path}")
         elif args.command == "verdicts":

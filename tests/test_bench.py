@@ -29,3 +29,9 @@ def test_reference_loop_trains():
     secs = bench.time_steps(step, CPU, n_steps=4, repeats=2, warmup=1)
     assert len(secs) == 2 and all(s > 0 for s in secs)
     assert bench.flops_per_step(cfg, 2) == 2 * 3 * 2 * (784 * 64 + 64 * 10) * 50
+
+
+def test_sweep_benchmark_runs_both_ways():
+    rec = bench.sweep("cpu", widths=(8,), temperatures=2, seeds=1, n_steps=1, repeats=1, warmup=1, log=lambda m: None)
+    row = rec["rows"]["8"]
+    assert row["members"] == 2 and row["batched_ms"] > 0 and row["sequential_ms"] > 0 and row["speedup"] > 0
