@@ -479,8 +479,10 @@ class Trainer:
                     point["test_errors"] = self.model.count_errors(self.test).tolist()
                 history[done] = point
                 if hasattr(bar, "set_postfix"):
-                    bar.set_postfix(loss=f"{sum(point['loss']) / self.E:.4f}",
-                                    err=point.get("test_errors", "-"))
+                    errs = point.get("test_errors")
+                    shown = errs if errs is None or len(errs) <= 4 else f"mean {sum(errs) / len(errs):.0f}, " \
+                        f"min {min(errs)}, max {max(errs)}"
+                    bar.set_postfix(loss=f"{sum(point['loss']) / self.E:.4f}", err=shown)
             if done == self.cfg.epochs or time.monotonic() - last_save >= self.checkpoint_every_s:
                 self._save(done, history)
                 last_save = time.monotonic()
