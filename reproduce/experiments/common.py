@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 
+from ..core import config_fingerprint, resolve_device
 from ..results import git_commit, provenance, read_record, write_record
 
 
@@ -17,17 +18,22 @@ def matching_record(name: str, profile: str, fingerprint: str, rerun: bool, resu
     return None
 
 
-class RunClock:
-    """Wall time and the commit, both taken when the run starts (the code may change while it runs)."""
+class Run:
+    """One experiment run: its configuration's fingerprint, the device, and the wall time and commit taken when
+    it starts (the code may change while it runs). `reused` holds a matching record instead, when there is one."""
 
-    def __init__(self):
+    def __init__(self, name: str, cfg: dict, rerun: bool, results_dir, device: str, log):
+        self.name, self.cfg, self.results_dir, self.log = name, cfg, results_dir, log
+        self.fingerprint = config_fingerprint(cfg)
+        self.reused = matching_record(name, cfg["profile"], self.fingerprint, rerun, results_dir, log)
+        self.device = resolve_device(device)
         self.t0 = time.perf_counter()
         self.commit = git_commit()
 
-    def record(self, name: str, profile: str, fingerprint: str, cfg: dict, data_source: str, results: dict,
-               device, results_dir, log) -> dict:
-        rec = {"experiment": name, "profile": profile, "fingerprint": fingerprint, "config": cfg,
+    def record(self, data_source: str, results: dict) -> dict:
+        profile = self.cfg["profile"]
+        rec = {"experiment": self.name, "profile": profile, "fingerprint": self.fingerprint, "config": self.cfg,
                "data_source": data_source, "results": results,
-               "provenance": provenance(device, time.perf_counter() - self.t0, self.commit)}
-        log(f"recorded {write_record(rec, profile, name, results_dir)}")
+               "provenance": provenance(self.device, time.perf_counter() - self.t0, self.commit)}
+        self.log(f"recorded {write_record(rec, profile, self.name, self.results_dir)}")
         return rec

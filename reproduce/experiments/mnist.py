@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import data as mnist_data
-from ..core import DeviceImages, TrainConfig, Trainer, config_fingerprint, resolve_device
+from ..core import DeviceImages, TrainConfig, Trainer
 from ..profiles import apply_overrides, check_int, get_profile
 from ..results import summarize
-from .common import RunClock, matching_record
+from .common import Run
 
 NAME = "mnist"
 ROLES = ("teacher", "small", "distilled")
@@ -50,16 +50,22 @@ def device_data(dev):
     return m, DeviceImages(m.train_x, m.train_y, dev), DeviceImages(m.test_x, m.test_y, dev)
 
 
+def data_and_teacher(cfg: dict, dev, progress: bool):
+    """For chapters built on the MNIST teacher: the data on `dev` and the teacher of cfg["teacher"] (with
+    cfg["teacher_seeds"] members), loaded from its shared checkpoint or trained on demand."""
+    m, train, test = device_data(dev)
+    seeds_t = [SEED_BASE["teacher"] + i for i in range(cfg["teacher_seeds"])]
+    teacher = train_role("teacher", cfg["teacher"], seeds_t, train, test, progress=progress, label=cfg["profile"])
+    return m, train, test, teacher.model
+
+
 def run(profile: str = "smoke", seeds: int | None = None, device: str = "auto", overrides=None,
         rerun: bool = False, results_dir=None, progress: bool = True, log=print) -> dict:
     """Run (or reuse) the experiment; returns the result record, also written to results_dir."""
-    cfg = resolve_config(profile, seeds, overrides)
-    fingerprint = config_fingerprint(cfg)
-    old = matching_record(NAME, profile, fingerprint, rerun, results_dir, log)
-    if old is not None:
-        return old
-    dev = resolve_device(device)
-    clock = RunClock()
+    run_ = Run(NAME, resolve_config(profile, seeds, overrides), rerun, results_dir, device, log)
+    if run_.reused:
+        return run_.reused
+    cfg, dev = run_.cfg, run_.device
     m, train, test = device_data(dev)
     n = cfg["seeds"]
     roles = {}
@@ -76,4 +82,4 @@ def run(profile: str = "smoke", seeds: int | None = None, device: str = "auto", 
             # soft targets: the teacher's logits on the unjittered training images, no dropout
             teacher_logits = result.model.predict(train)
         log(f"{role}: test errors {errors} (mean {roles[role]['test_errors']['mean']:.1f})")
-    return clock.record(NAME, profile, fingerprint, cfg, m.source, roles, dev, results_dir, log)
+    return run_.record(m.source, roles)

@@ -13,11 +13,11 @@ import numpy as np
 import torch
 
 from .. import bias
-from ..core import DeviceImages, TrainConfig, config_fingerprint, resolve_device
+from ..core import DeviceImages, TrainConfig
 from ..errors import UserError
 from ..profiles import apply_overrides, check_int, get_profile
 from ..results import summarize
-from .common import RunClock, matching_record
+from .common import Run
 from . import mnist
 
 NAME = "omitted-digit"
@@ -62,16 +62,11 @@ def transfer_indices(labels: np.ndarray, pool: np.ndarray, keep: list[int]) -> n
 
 def run(profile: str = "smoke", seeds: int | None = None, device: str = "auto", overrides=None,
         rerun: bool = False, results_dir=None, progress: bool = True, log=print) -> dict:
-    cfg = resolve_config(profile, seeds, overrides)
-    fingerprint = config_fingerprint(cfg)
-    old = matching_record(NAME, profile, fingerprint, rerun, results_dir, log)
-    if old is not None:
-        return old
-    dev = resolve_device(device)
-    clock = RunClock()
-    m, train, test = mnist.device_data(dev)
-    seeds_t = [mnist.SEED_BASE["teacher"] + i for i in range(cfg["teacher_seeds"])]
-    teacher = mnist.train_role("teacher", cfg["teacher"], seeds_t, train, test, progress=progress, label=profile).model
+    run_ = Run(NAME, resolve_config(profile, seeds, overrides), rerun, results_dir, device, log)
+    if run_.reused:
+        return run_.reused
+    cfg, dev = run_.cfg, run_.device
+    m, train, test, teacher = mnist.data_and_teacher(cfg, dev, progress)
     teacher_errors = teacher.count_errors(test).tolist()
     log(f"teacher: test errors {teacher_errors}")
     teacher_logits = teacher.predict(train)  # (E_t, 60000, 10): soft targets, no jitter, no dropout
@@ -93,7 +88,7 @@ def run(profile: str = "smoke", seeds: int | None = None, device: str = "auto", 
         log(f"{name}: {len(idx)} transfer images; test errors {r['errors_before']['values']} before, "
             f"{r['errors_test_optimal']['values']} at the test-optimal shift {r['shift_test_optimal']['values']}, "
             f"{r['errors_val_chosen']['values']} at the validation-chosen shift {r['shift_val_chosen']['values']}")
-    return clock.record(NAME, profile, fingerprint, cfg, m.source, out, dev, results_dir, log)
+    return run_.record(m.source, out)
 
 
 def analyse(model, test: DeviceImages, val: DeviceImages, shifted: list[int], shifts: torch.Tensor) -> dict:

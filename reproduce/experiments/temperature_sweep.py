@@ -11,12 +11,12 @@ from __future__ import annotations
 import math
 import statistics
 
-from ..core import TrainConfig, config_fingerprint, resolve_device
+from ..core import TrainConfig
 from ..errors import UserError
 from ..profiles import apply_overrides, check_int, get_profile
 from ..results import summarize
 from . import mnist
-from .common import RunClock, matching_record
+from .common import Run
 
 NAME = "temperature-sweep"
 SEED_BASE = 6000
@@ -84,16 +84,11 @@ def claims(errors_by_t: dict[float, list[float]]) -> dict:
 
 def run(profile: str = "smoke", seeds: int | None = None, device: str = "auto", overrides=None,
         rerun: bool = False, results_dir=None, progress: bool = True, log=print) -> dict:
-    cfg = resolve_config(profile, seeds, overrides)
-    fingerprint = config_fingerprint(cfg)
-    old = matching_record(NAME, profile, fingerprint, rerun, results_dir, log)
-    if old is not None:
-        return old
-    dev = resolve_device(device)
-    clock = RunClock()
-    m, train, test = mnist.device_data(dev)
-    seeds_t = [mnist.SEED_BASE["teacher"] + i for i in range(cfg["teacher_seeds"])]
-    teacher = mnist.train_role("teacher", cfg["teacher"], seeds_t, train, test, progress=progress, label=profile).model
+    run_ = Run(NAME, resolve_config(profile, seeds, overrides), rerun, results_dir, device, log)
+    if run_.reused:
+        return run_.reused
+    cfg, dev = run_.cfg, run_.device
+    m, train, test, teacher = mnist.data_and_teacher(cfg, dev, progress)
     logits = teacher.predict(train)
     n, temps = cfg["seeds"], cfg["temperatures"]
     # member order: for each T, seeds 0..n-1; then the n undistilled references (T is unused for them)
@@ -116,4 +111,4 @@ def run(profile: str = "smoke", seeds: int | None = None, device: str = "auto", 
         c = out["widths"][str(w)]["claims"]
         log(f"width {w}: best T {c['best_T']} ({c['best_mean']:.1f} errors), undistilled {statistics.fmean(ref):.1f}; "
             f"claim a {c['a_high_T_similar']['holds']}, claim b {c['b_mid_T_best'] and c['b_mid_T_best']['holds']}")
-    return clock.record(NAME, profile, fingerprint, cfg, m.source, out, dev, results_dir, log)
+    return run_.record(m.source, out)
