@@ -18,6 +18,21 @@ def matching_record(name: str, profile: str, fingerprint: str, rerun: bool, resu
     return None
 
 
+def experiment(name: str, resolve_config):
+    """Turn `body(run, progress, log) -> (data_source, results)` into the experiment's public run(): reuse of a
+    matching record, device, commit and clock (class Run), and the record written with provenance at the end."""
+    def wrap(body):
+        def run(profile: str = "smoke", seeds: int | None = None, device: str = "auto", overrides=None,
+                rerun: bool = False, results_dir=None, progress: bool = True, log=print) -> dict:
+            run_ = Run(name, resolve_config(profile, seeds, overrides), rerun, results_dir, device, log)
+            if run_.reused:
+                return run_.reused
+            return run_.record(*body(run_, progress, log))
+        run.__doc__, run.__name__ = body.__doc__, "run"
+        return run
+    return wrap
+
+
 class Run:
     """One experiment run: its configuration's fingerprint, the device, and the wall time and commit taken when
     it starts (the code may change while it runs). `reused` holds a matching record instead, when there is one."""

@@ -12,7 +12,7 @@ from .. import data as mnist_data
 from ..core import DeviceImages, TrainConfig, Trainer
 from ..profiles import apply_overrides, check_int, get_profile
 from ..results import summarize
-from .common import Run
+from .common import Run, experiment
 
 NAME = "mnist"
 ROLES = ("teacher", "small", "distilled")
@@ -59,12 +59,9 @@ def data_and_teacher(cfg: dict, dev, progress: bool):
     return m, train, test, teacher.model
 
 
-def run(profile: str = "smoke", seeds: int | None = None, device: str = "auto", overrides=None,
-        rerun: bool = False, results_dir=None, progress: bool = True, log=print) -> dict:
-    """Run (or reuse) the experiment; returns the result record, also written to results_dir."""
-    run_ = Run(NAME, resolve_config(profile, seeds, overrides), rerun, results_dir, device, log)
-    if run_.reused:
-        return run_.reused
+@experiment(NAME, resolve_config)
+def run(run_: Run, progress: bool, log):
+    """Train teacher, small and distilled nets; run() (common.experiment) reuses or records the result."""
     cfg, dev = run_.cfg, run_.device
     m, train, test = device_data(dev)
     n = cfg["seeds"]
@@ -72,7 +69,7 @@ def run(profile: str = "smoke", seeds: int | None = None, device: str = "auto", 
     teacher_logits = None
     for role in ROLES:
         seeds_r = [SEED_BASE[role] + i for i in range(n)]
-        result = train_role(role, cfg[role], seeds_r, train, test, teacher_logits, progress, profile)
+        result = train_role(role, cfg[role], seeds_r, train, test, teacher_logits, progress, cfg["profile"])
         errors = result.model.count_errors(test).tolist()
         roles[role] = {"seeds": seeds_r, "test_errors": summarize(errors), "wall_s": round(result.wall_s, 2),
                        "resumed_from_epoch": result.resumed_from_epoch,
@@ -82,4 +79,4 @@ def run(profile: str = "smoke", seeds: int | None = None, device: str = "auto", 
             # soft targets: the teacher's logits on the unjittered training images, no dropout
             teacher_logits = result.model.predict(train)
         log(f"{role}: test errors {errors} (mean {roles[role]['test_errors']['mean']:.1f})")
-    return run_.record(m.source, roles)
+    return m.source, roles

@@ -17,7 +17,7 @@ from ..core import DeviceImages, TrainConfig
 from ..errors import UserError
 from ..profiles import apply_overrides, check_int, get_profile
 from ..results import summarize
-from .common import Run
+from .common import Run, experiment
 from . import mnist
 
 NAME = "omitted-digit"
@@ -60,11 +60,8 @@ def transfer_indices(labels: np.ndarray, pool: np.ndarray, keep: list[int]) -> n
     return pool[np.isin(labels[pool], keep)]
 
 
-def run(profile: str = "smoke", seeds: int | None = None, device: str = "auto", overrides=None,
-        rerun: bool = False, results_dir=None, progress: bool = True, log=print) -> dict:
-    run_ = Run(NAME, resolve_config(profile, seeds, overrides), rerun, results_dir, device, log)
-    if run_.reused:
-        return run_.reused
+@experiment(NAME, resolve_config)
+def run(run_: Run, progress: bool, log):
     cfg, dev = run_.cfg, run_.device
     m, train, test, teacher = mnist.data_and_teacher(cfg, dev, progress)
     teacher_errors = teacher.count_errors(test).tolist()
@@ -79,7 +76,7 @@ def run(profile: str = "smoke", seeds: int | None = None, device: str = "auto", 
         transfer = DeviceImages(m.train_x[idx], m.train_y[idx], dev)
         logits_t = teacher_logits[:, torch.as_tensor(idx, device=dev)]
         seeds_s = [SEED_BASE[name] + i for i in range(cfg["seeds"])]
-        result = mnist.train_role(name, cfg[name], seeds_s, transfer, test, logits_t, progress, profile)
+        result = mnist.train_role(name, cfg[name], seeds_s, transfer, test, logits_t, progress, cfg["profile"])
         out[name] = analyse(result.model, test, val, shifted, shift_grid(name))
         out[name].update(seeds=seeds_s, transfer_size=len(idx), wall_s=round(result.wall_s, 2),
                          resumed_from_epoch=result.resumed_from_epoch,
@@ -88,7 +85,7 @@ def run(profile: str = "smoke", seeds: int | None = None, device: str = "auto", 
         log(f"{name}: {len(idx)} transfer images; test errors {r['errors_before']['values']} before, "
             f"{r['errors_test_optimal']['values']} at the test-optimal shift {r['shift_test_optimal']['values']}, "
             f"{r['errors_val_chosen']['values']} at the validation-chosen shift {r['shift_val_chosen']['values']}")
-    return run_.record(m.source, out)
+    return m.source, out
 
 
 def analyse(model, test: DeviceImages, val: DeviceImages, shifted: list[int], shifts: torch.Tensor) -> dict:

@@ -16,7 +16,7 @@ from ..errors import UserError
 from ..profiles import apply_overrides, check_int, get_profile
 from ..results import summarize
 from . import mnist
-from .common import Run
+from .common import Run, experiment
 
 NAME = "temperature-sweep"
 SEED_BASE = 6000
@@ -82,11 +82,8 @@ def claims(errors_by_t: dict[float, list[float]]) -> dict:
             "b_mid_T_best": b, "best_T": best, "best_mean": mean[best]}
 
 
-def run(profile: str = "smoke", seeds: int | None = None, device: str = "auto", overrides=None,
-        rerun: bool = False, results_dir=None, progress: bool = True, log=print) -> dict:
-    run_ = Run(NAME, resolve_config(profile, seeds, overrides), rerun, results_dir, device, log)
-    if run_.reused:
-        return run_.reused
+@experiment(NAME, resolve_config)
+def run(run_: Run, progress: bool, log):
     cfg, dev = run_.cfg, run_.device
     m, train, test, teacher = mnist.data_and_teacher(cfg, dev, progress)
     logits = teacher.predict(train)
@@ -100,7 +97,7 @@ def run(profile: str = "smoke", seeds: int | None = None, device: str = "auto", 
     for w in cfg["widths"]:
         recipe = dict(cfg["student"], sizes=(784, w, w, 10))
         result = mnist.train_role(f"sweep-w{w}", recipe, member_seed, train, test, logits[teacher_of], progress,
-                                  profile, temperatures=member_t, hard_weights=member_a)
+                                  cfg["profile"], temperatures=member_t, hard_weights=member_a)
         errs = result.model.count_errors(test).tolist()
         by_t = {t: errs[k * n:(k + 1) * n] for k, t in enumerate(temps)}
         ref = errs[len(temps) * n:]
@@ -111,4 +108,4 @@ def run(profile: str = "smoke", seeds: int | None = None, device: str = "auto", 
         c = out["widths"][str(w)]["claims"]
         log(f"width {w}: best T {c['best_T']} ({c['best_mean']:.1f} errors), undistilled {statistics.fmean(ref):.1f}; "
             f"claim a {c['a_high_T_similar']['holds']}, claim b {c['b_mid_T_best'] and c['b_mid_T_best']['holds']}")
-    return run_.record(m.source, out)
+    return m.source, out
