@@ -5,8 +5,15 @@ import hashlib
 import json
 import os
 import tempfile
+import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; runs of the same experiment are not guarded there
+    fcntl = None
 
 
 def sha256_file(path: str | os.PathLike, algorithm: str = "sha256") -> str:
@@ -48,3 +55,30 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+
+@contextmanager
+def exclusive_lock(path: str | os.PathLike, what: str):
+    """Hold an advisory lock on `path` for the duration, or fail at once if another process holds it.
+
+    The kernel frees a flock when its holder dies, so a killed run never leaves a stale lock behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    f = open(path, "a+")
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                f.seek(0)
+                holder = f.read().strip() or "another process"
+                from .errors import UserError
+                raise UserError(f"{what} is already running ({holder}); wait for it to finish or stop it, then "
+                                f"run again (its lock {path} frees itself when that process ends)") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        f.flush()
+        yield
+    finally:
+        f.close()  # closing the descriptor releases the flock

@@ -151,3 +151,80 @@ def test_concurrent_writers_never_corrupt_a_record(tmp_path):
     for t in threads:
         t.join()
     assert errors == [] and read_record("quick", "same", tmp_path)["k"] == 29
+
+
+def test_a_second_run_of_the_same_experiment_is_refused_while_the_first_holds_it(tmp_path, capsys):
+    from reproduce import cli
+    write_record({"v": 1, "provenance": {}}, "smoke", "mnist", tmp_path)
+    lock = tmp_path / "smoke" / ".mnist.lock"
+    code = ("import time; from reproduce import io\n"
+            f"with io.exclusive_lock({str(lock)!r}, 'x'):\n    print('held', flush=True); time.sleep(60)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert cli.main(["run", "mnist", "--profile", "smoke", "--results-dir", str(tmp_path)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "already running" in err and f"pid {holder.pid}" in err
+        assert read_record("smoke", "mnist", tmp_path)["v"] == 1
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    with rio.exclusive_lock(lock, "x"):  # the dead holder's lock is gone: no stale lock to clean by hand
+        pass
+
+
+def test_sigkill_during_a_download_leaves_nothing_and_the_next_fetch_succeeds(tmp_path, data_dir):
+    """A mirror that stalls half-way through a file; the fetching process is killed while it waits."""
+    import hashlib
+    import http.server
+    from test_data import SMALL, idx_bytes, small_arrays
+    arrays = small_arrays()
+    names = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+             "t10k-labels-idx1-ubyte.gz"]
+    blobs = {n: idx_bytes(a) for n, a in zip(names, arrays)}
+    stall = threading.Event()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            blob = blobs[self.path.strip("/")]
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(blob)))
+            self.end_headers()
+            if stall.is_set():
+                self.wfile.write(blob[: len(blob) // 2])
+                self.wfile.flush()
+                time.sleep(30)
+            self.wfile.write(blob)
+
+        def log_message(self, *a):
+            pass
+
+    stall.set()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    md5 = {n: hashlib.md5(b).hexdigest() for n, b in blobs.items()}
+    code = ("from reproduce import data\n"
+            f"data.IDX_MD5 = {md5!r}\nprint('fetching', flush=True)\n"
+            f"data.load_mnist(mirrors=({url!r},), expected=data.Expected(30, 20, 2))\n")
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                         env=dict(os.environ, REPRODUCE_DATA_DIR=str(data_dir)))
+    try:
+        assert p.stdout.readline().strip() == "fetching"
+        time.sleep(2)  # inside the stalled download
+        assert p.poll() is None
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    left = list(data_dir.rglob("*")) if data_dir.exists() else []
+    assert [f for f in left if f.is_file()] == []  # no half cache, no temp file
+    stall.clear()
+    import reproduce.data as d
+    old = d.IDX_MD5
+    try:
+        d.IDX_MD5 = md5
+        m = d.load_mnist(mirrors=(url,), expected=SMALL)
+    finally:
+        d.IDX_MD5 = old
+        server.shutdown()
+    assert m.source == url and np.array_equal(m.test_y, arrays[3])

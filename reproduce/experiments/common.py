@@ -4,7 +4,8 @@ from __future__ import annotations
 import time
 
 from ..core import config_fingerprint, resolve_device
-from ..results import git_commit, provenance, read_record, write_record
+from ..io import exclusive_lock
+from ..results import git_commit, provenance, read_record, record_path, write_record
 
 
 def matching_record(name: str, profile: str, fingerprint: str, rerun: bool, results_dir, log) -> dict | None:
@@ -24,10 +25,14 @@ def experiment(name: str, resolve_config):
     def wrap(body):
         def run(profile: str = "smoke", seeds: int | None = None, device: str = "auto", overrides=None,
                 rerun: bool = False, results_dir=None, progress: bool = True, log=print) -> dict:
-            run_ = Run(name, resolve_config(profile, seeds, overrides), rerun, results_dir, device, log)
-            if run_.reused:
-                return run_.reused
-            return run_.record(*body(run_, progress, log))
+            cfg = resolve_config(profile, seeds, overrides)
+            lock = record_path(cfg["profile"], name, results_dir).with_name(f".{name}.lock")
+            # two runs of one experiment would train the same checkpoints and race for one record
+            with exclusive_lock(lock, f"`reproduce run {name} --profile {cfg['profile']}`"):
+                run_ = Run(name, cfg, rerun, results_dir, device, log)
+                if run_.reused:
+                    return run_.reused
+                return run_.record(*body(run_, progress, log))
         run.__doc__, run.__name__ = body.__doc__, "run"
         return run
     return wrap
