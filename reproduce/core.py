@@ -244,7 +244,8 @@ class Trainer:
                  hard_weights: Sequence[float] | None = None,
                  checkpoint: Path | None = None, checkpoint_dir: Path | None = None,
                  checkpoint_every_s: float | None = None, use_cuda_graph: bool = True, progress: bool = True,
-                 name: str = "model", desc: str | None = None):
+                 name: str = "model", desc: str | None = None, evals: dict | None = None):
+        self.evals = dict(evals or {})  # more sets to count errors on at each evaluation: history "<name>_errors"
         self.cfg, self.seeds, self.train, self.test = cfg, [int(s) for s in seeds], train, test
         self.device = train.device
         self.E = len(self.seeds)
@@ -290,7 +291,10 @@ class Trainer:
                                                "temps": list(temperatures) if temperatures is not None else None,
                                                "hard": list(hard_weights) if hard_weights is not None else None,
                                                "teacher": _tensor_digest(teacher_logits),
-                                               "device": self.device.type, "code": CODE_DIGEST})
+                                               "device": self.device.type, "code": CODE_DIGEST,
+                                               # a resumed history must have the same curves
+                                               **({"evals": {k: d.digest() for k, d in self.evals.items()}}
+                                                  if self.evals else {})})
         if checkpoint is None and checkpoint_dir is not None:
             checkpoint = Path(checkpoint_dir) / f"{name}-{self.fingerprint}.pt"
         self.checkpoint, self.checkpoint_every_s = checkpoint, checkpoint_every_s
@@ -477,6 +481,8 @@ class Trainer:
                 point = {"loss": (self.loss_sum / self.steps_per_epoch).tolist()}
                 if self.test is not None:
                     point["test_errors"] = self.model.count_errors(self.test).tolist()
+                for key, data in self.evals.items():
+                    point[f"{key}_errors"] = self.model.count_errors(data).tolist()
                 history[done] = point
                 if hasattr(bar, "set_postfix"):
                     errs = point.get("test_errors")

@@ -6,7 +6,8 @@ from importlib import import_module
 from ..errors import UserError
 
 REGISTRY = {"mnist": "reproduce.experiments.mnist", "omitted-digit": "reproduce.experiments.omitted_digit",
-            "temperature-sweep": "reproduce.experiments.temperature_sweep"}
+            "temperature-sweep": "reproduce.experiments.temperature_sweep",
+            "speech": "reproduce.experiments.speech"}
 
 
 def get(name: str):

@@ -1,0 +1,185 @@
+"""Sections 4 and 6 on the speech-style corpus: Table 1 (baseline, 10x ensemble, distilled at T in {1, 2, 5, 10},
+weight 0.5 on the hard term) and Table 5 (3% of the training frames, hard targets vs soft targets from the
+full-data model).
+
+The ten ensemble members are the baseline's seeds too: the baseline is reported as their mean and spread, the
+ensemble as the accuracy of their averaged probabilities. Every group of members (ensemble; all temperatures x
+seeds; the 3% runs) trains as one batched model. The distilled model's T is chosen on the validation frames
+(held-out utterances of training speakers); the test-best T is shown beside it.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..core import TrainConfig, Trainer
+from ..frames import DeviceFrames
+from ..profiles import apply_overrides, check_int, get_profile
+from ..results import summarize
+from ..speech import corpus as C
+from .common import Run, experiment
+from .mnist import runs_dir
+
+NAME = "speech"
+ROLES = ("baseline", "distilled", "hard3", "soft3")
+SEED_BASE = {"baseline": 4000, "distilled": 5000, "hard3": 6000, "soft3": 7000}
+
+
+def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> dict:
+    """`seeds` sets the ensemble size (the baseline's seeds) and the seeds of the 3% runs."""
+    r = apply_overrides(get_profile(NAME, profile), overrides)
+    ens = check_int("seeds", r["ensemble"] if seeds is None else seeds, 2, 64)
+    temps = r["temperatures"]
+    if not temps or not all(isinstance(t, (int, float)) and t > 0 for t in temps):
+        raise_bad("temperatures", temps, "a non-empty list of positive numbers")
+    if not 0 < r["fraction"] <= 1:
+        raise_bad("fraction", r["fraction"], "a number in (0, 1]")
+    if not r["hidden"] or not all(isinstance(h, int) and h > 0 for h in r["hidden"]):
+        raise_bad("hidden", r["hidden"], "a non-empty list of positive layer widths")
+    cfg = {"experiment": NAME, "profile": profile, "ensemble": ens,
+           "distill_seeds": check_int("distill_seeds", r["distill_seeds"], 1, 16), "temperatures": list(temps),
+           "fraction": r["fraction"], "hidden": list(r["hidden"]), "corpus": C.check_config(r["corpus"])}
+    for role in ROLES:
+        cfg[role] = TrainConfig(**r[role]).to_dict()
+    return cfg
+
+
+def raise_bad(name, value, allowed):
+    from ..errors import UserError
+    raise UserError(f"{name}={value!r} must be {allowed}")
+
+
+def accuracy(errors, n) -> list[float]:
+    return [100.0 * (1 - e / n) for e in errors]
+
+
+@torch.no_grad()
+def ensemble_eval(model, data: DeviceFrames, chunk: int = 4096) -> tuple[list[float], float]:
+    """Test frame accuracy of each member, and of their averaged probabilities (the ensemble's prediction)."""
+    member_ok = torch.zeros(model.n_models, device=data.device)
+    ens_ok = torch.zeros((), device=data.device)
+    for start in range(0, data.n, chunk):
+        idx = torch.arange(start, min(start + chunk, data.n), device=data.device)
+        logits = model(data.crop(idx).unsqueeze(0).expand(model.n_models, -1, -1))
+        y = data.labels[idx]
+        member_ok += (logits.argmax(-1) == y).sum(-1)
+        ens_ok += (logits.softmax(-1).mean(0).argmax(-1) == y).sum()
+    return (100 * member_ok / data.n).tolist(), float(100 * ens_ok / data.n)
+
+
+@torch.no_grad()
+def soft_target_logits(model, data: DeviceFrames, temperatures, chunk: int = 4096) -> torch.Tensor:
+    """(len(temperatures), N, C): T log(mean over members of softmax(z / T)), whose softmax at T is exactly the
+    ensemble's averaged soft targets, so the core's loss (which divides by T) sees the averaged distribution."""
+    out = []
+    for start in range(0, data.n, chunk):
+        idx = torch.arange(start, min(start + chunk, data.n), device=data.device)
+        z = model(data.crop(idx).unsqueeze(0).expand(model.n_models, -1, -1))
+        out.append(torch.stack([t * torch.log(torch.softmax(z / t, -1).mean(0).clamp_min(1e-30))
+                                for t in temperatures]))
+    return torch.cat(out, dim=1)
+
+
+def _trainer(cfg, role, sizes, seeds, train, test, progress, evals=None, **kw):
+    tc = TrainConfig(**dict(cfg[role], sizes=sizes))
+    return Trainer(tc, seeds, train, test, checkpoint_dir=runs_dir(), progress=progress, name=f"speech-{role}",
+                   desc=f"{cfg['profile']} speech {role}", evals=evals, **kw).run()
+
+
+def _curves(history: dict, sets: dict) -> dict:
+    """Accuracy curves per member: {"epochs": [...], "<set>": [[acc of member e at each epoch] per member]}."""
+    epochs = sorted(history)
+    out = {"epochs": epochs}
+    for key, data in sets.items():
+        field = "test_errors" if key == "test" else f"{key}_errors"
+        per_epoch = [accuracy(history[ep][field], data.n) for ep in epochs]
+        out[key] = [list(m) for m in zip(*per_epoch)]
+    return out
+
+
+def device_corpus(cfg, dev, progress, log):
+    corpus = C.load(cfg["corpus"], progress=progress, log=log)
+    all_frames = DeviceFrames(corpus["feats"], corpus["centres"], corpus["labels"], dev, C.CONTEXT_PAST,
+                              C.CONTEXT_FUTURE)
+    parts = {s: C.split_indices(corpus, s) for s in C.SPLITS}
+    sets = {s: all_frames.subset(idx) for s, idx in parts.items()}
+    small = C.utterance_subset(corpus, parts["train"], cfg["fraction"], cfg["corpus"]["seed"])
+    sets["train3"] = all_frames.subset(small)
+    rng = np.random.default_rng(0)  # train accuracy of full-data models on a fixed sample of training frames
+    sets["train_sample"] = sets["train"].subset(rng.choice(sets["train"].n, min(50_000, sets["train"].n), False))
+    return corpus, sets
+
+
+@experiment(NAME, resolve_config)
+def run(run_: Run, progress: bool, log):
+    """Table 1 and Table 5 on the generated corpus; run() (common.experiment) reuses or records the result."""
+    cfg, dev = run_.cfg, run_.device
+    corpus, d = device_corpus(cfg, dev, progress, log)
+    card = C.card(corpus)
+    n_labels = int(corpus["labels"].max()) + 1
+    sizes = [d["train"].dim, *cfg["hidden"], n_labels]
+    out = {"corpus": {k: v for k, v in card.items() if k != "config"}, "sizes": sizes}
+
+    # Table 1: the ensemble (= baseline seeds), then all temperatures x seeds distilled from it as one model
+    seeds_b = [SEED_BASE["baseline"] + i for i in range(cfg["ensemble"])]
+    base = _trainer(cfg, "baseline", sizes, seeds_b, d["train"], d["test"], progress, {"val": d["val"]})
+    members, ens = ensemble_eval(base.model, d["test"])
+    val_members, val_ens = ensemble_eval(base.model, d["val"])
+    train_members, _ = ensemble_eval(base.model, d["train_sample"])
+    out["baseline"] = {"seeds": seeds_b, "test_acc": summarize(members), "val_acc": summarize(val_members),
+                       "train_acc": summarize(train_members), "wall_s": round(base.wall_s, 2),
+                       "curves": _curves(base.history, {"test": d["test"], "val": d["val"]})}
+    out["ensemble"] = {"members": cfg["ensemble"], "test_acc": ens, "val_acc": val_ens}
+    log(f"baseline {np.mean(members):.2f}% (members {min(members):.2f}..{max(members):.2f}), ensemble {ens:.2f}%")
+
+    temps, ns = cfg["temperatures"], cfg["distill_seeds"]
+    teacher = soft_target_logits(base.model, d["train"], temps)
+    seeds_d = [SEED_BASE["distilled"] + s for s in range(ns) for _ in temps]  # member s * len(T) + t
+    per_t = [t for _ in range(ns) for t in temps]
+    dist = _trainer(cfg, "distilled", sizes, seeds_d, d["train"], d["test"], progress, {"val": d["val"]},
+                    teacher_logits=teacher, temperatures=per_t, hard_weights=[cfg["distilled"]["hard_weight"]] * len(per_t))
+    del teacher
+    test_d, _ = ensemble_eval(dist.model, d["test"])
+    val_d, _ = ensemble_eval(dist.model, d["val"])
+    by_t = {str(t): {"test_acc": summarize(test_d[i::len(temps)]), "val_acc": summarize(val_d[i::len(temps)])}
+            for i, t in enumerate(temps)}
+    best_val = max(temps, key=lambda t: by_t[str(t)]["val_acc"]["mean"])
+    best_test = max(temps, key=lambda t: by_t[str(t)]["test_acc"]["mean"])
+    gain = ens - out["baseline"]["test_acc"]["mean"]
+    kept = lambda t: 100 * (by_t[str(t)]["test_acc"]["mean"] - out["baseline"]["test_acc"]["mean"]) / gain \
+        if gain > 0 else float("nan")  # noqa: E731
+    out["distilled"] = {"seeds": sorted(set(seeds_d)), "by_temperature": by_t, "hard_weight":
+                        cfg["distilled"]["hard_weight"], "best_t_by_val": best_val, "best_t_by_test": best_test,
+                        "test_acc": by_t[str(best_val)]["test_acc"], "wall_s": round(dist.wall_s, 2),
+                        "gain_kept_pct": kept(best_val), "gain_kept_pct_test_best_t": kept(best_test)}
+    log(f"distilled at T={best_val} (chosen on validation) {by_t[str(best_val)]['test_acc']['mean']:.2f}%: "
+        f"keeps {kept(best_val):.0f}% of the ensemble's gain")
+
+    # Table 5: 3% of the training utterances; hard targets vs soft targets from the full-data (baseline) models
+    small = d["train3"]
+    curve_sets = {"test": d["test"], "val": d["val"], "train": small}
+    seeds_h = [SEED_BASE["hard3"] + i for i in range(min(cfg["ensemble"], 3))]
+    hard = _trainer(cfg, "hard3", sizes, seeds_h, small, d["test"], progress, {"val": d["val"], "train": small})
+    full_logits = base.model.predict(small)[: len(seeds_h)]
+    seeds_s = [SEED_BASE["soft3"] + i for i in range(len(seeds_h))]
+    soft = _trainer(cfg, "soft3", sizes, seeds_s, small, d["test"], progress, {"val": d["val"], "train": small},
+                    teacher_logits=full_logits)
+    for role, res in (("hard3", hard), ("soft3", soft)):
+        curves = _curves(res.history, curve_sets)
+        final_test, _ = ensemble_eval(res.model, d["test"])
+        final_train, _ = ensemble_eval(res.model, small)
+        # early stopping as the paper needed it: each member's epoch of best VALIDATION accuracy
+        peak = [int(np.argmax(v)) for v in curves["val"]]
+        out[role] = {"seeds": seeds_h if role == "hard3" else seeds_s, "frames": small.n,
+                     "fraction_of_train_frames": small.n / d["train"].n,
+                     "test_acc_final": summarize(final_test), "train_acc_final": summarize(final_train),
+                     "test_acc_early_stopped": summarize([curves["test"][m][p] for m, p in enumerate(peak)]),
+                     "train_acc_early_stopped": summarize([curves["train"][m][p] for m, p in enumerate(peak)]),
+                     "early_stop_epoch": [curves["epochs"][p] for p in peak], "curves": curves,
+                     "wall_s": round(res.wall_s, 2)}
+    full, h = out["baseline"]["test_acc"]["mean"], out["hard3"]["test_acc_final"]["mean"]
+    out["soft3"]["gap_recovered_pct"] = 100 * (out["soft3"]["test_acc_final"]["mean"] - h) / (full - h) \
+        if full > h else float("nan")
+    log(f"3%: hard {h:.2f}% final (early-stopped {out['hard3']['test_acc_early_stopped']['mean']:.2f}%), soft "
+        f"{out['soft3']['test_acc_final']['mean']:.2f}%, full {full:.2f}%")
+    return f"generated with libespeak-ng {card['espeak_version']} (corpus {C.fingerprint(cfg['corpus'])})", out
