@@ -33,7 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override one hyperparameter, e.g. --set teacher.epochs=5 (repeatable)")
     r.add_argument("--no-progress", action="store_true")
     d = sub.add_parser("data", help="fetch, verify and cache a dataset")
-    d.add_argument("dataset", choices=["mnist"])
+    d.add_argument("dataset", choices=["mnist", "speech"])
+    d.add_argument("--profile", default="smoke", choices=PROFILE_NAMES, help="speech: which profile's corpus")
+    d.add_argument("--set", dest="overrides", action="append", default=[], metavar="corpus.KEY=VALUE",
+                   help="speech: override one corpus setting, e.g. --set corpus.train_speakers=20")
     b = sub.add_parser("bench", help="time the training core against a plain PyTorch loop, side by side")
     b.add_argument("--device", default="auto")
     b.add_argument("--steps", type=int, default=20, help="steps per timed repeat")
@@ -95,6 +98,15 @@ def main(argv=None) -> int:
                 print(f"wrote {RESULTS_DIR / VERDICTS_FILE}")
             else:
                 print(json.dumps(verdicts, indent=1))
+        elif args.command == "data" and args.dataset == "speech":
+            from .experiments.speech import resolve_config
+            from .speech import corpus as C
+            cfg = resolve_config(args.profile, None, args.overrides)["corpus"]
+            card = C.card(C.load(cfg))
+            print(f"speech corpus ready at {C.cache_path(cfg)}: {card['hours']['train']:.2f} h train "
+                  f"({card['speakers']['train']} speakers), {card['hours']['test']:.2f} h test "
+                  f"({card['speakers']['test']} speakers), {card['labels']} labels, generated in "
+                  f"{card['generation_s']} s")
         elif args.command == "data":
             from .data import cache_path, load_mnist
             m = load_mnist()

@@ -25,6 +25,6 @@ if ! "$py" -c "import torch" 2>/dev/null; then
   # shellcheck disable=SC2086
   "$py" -m pip install -q --disable-pip-version-check ${PIP_TORCH_ARGS:-} "$spec" >&2
 fi
-"$py" -m pip install -q --disable-pip-version-check -e ".[book,test]" >&2
+"$py" -m pip install -q --disable-pip-version-check -e ".[book,test,speech]" >&2
 echo "$want" > "$stamp"
 echo "$py"

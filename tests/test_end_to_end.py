@@ -20,7 +20,7 @@ def test_notebooks_record_smoke_results_with_provenance(executed):
     tmp, _ = executed
     for exp in filter(None, EXPERIMENT_OF.values()):
         rec = read_record("smoke", exp, tmp / "results")
-        assert rec["profile"] == "smoke" and rec["config"]["seeds"] == 2
+        assert rec["profile"] == "smoke" and rec["config"]["seeds"] >= 2
         for key in ("commit", "torch", "device", "wall_s", "date"):
             assert rec["provenance"][key]
 

@@ -36,7 +36,7 @@ def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> di
         raise_bad("fraction", r["fraction"], "a number in (0, 1]")
     if not r["hidden"] or not all(isinstance(h, int) and h > 0 for h in r["hidden"]):
         raise_bad("hidden", r["hidden"], "a non-empty list of positive layer widths")
-    cfg = {"experiment": NAME, "profile": profile, "ensemble": ens,
+    cfg = {"experiment": NAME, "profile": profile, "seeds": ens, "ensemble": ens,
            "distill_seeds": check_int("distill_seeds", r["distill_seeds"], 1, 16), "temperatures": list(temps),
            "fraction": r["fraction"], "hidden": list(r["hidden"]), "corpus": C.check_config(r["corpus"])}
     for role in ROLES:
@@ -178,8 +178,11 @@ def run(run_: Run, progress: bool, log):
                      "early_stop_epoch": [curves["epochs"][p] for p in peak], "curves": curves,
                      "wall_s": round(res.wall_s, 2)}
     full, h = out["baseline"]["test_acc"]["mean"], out["hard3"]["test_acc_final"]["mean"]
-    out["soft3"]["gap_recovered_pct"] = 100 * (out["soft3"]["test_acc_final"]["mean"] - h) / (full - h) \
-        if full > h else float("nan")
+    soft = out["soft3"]["test_acc_final"]["mean"]
+    closed = lambda ref: 100 * (soft - ref) / (full - ref) if full > ref else float("nan")  # noqa: E731
+    # the paper's comparison is with the early-stopped hard-target model (44.5%); the final one is shown too
+    out["soft3"]["gap_recovered_pct_early_stopped"] = closed(out["hard3"]["test_acc_early_stopped"]["mean"])
+    out["soft3"]["gap_recovered_pct_final"] = closed(h)
     log(f"3%: hard {h:.2f}% final (early-stopped {out['hard3']['test_acc_early_stopped']['mean']:.2f}%), soft "
         f"{out['soft3']['test_acc_final']['mean']:.2f}%, full {full:.2f}%")
     return f"generated with libespeak-ng {card['espeak_version']} (corpus {C.fingerprint(cfg['corpus'])})", out

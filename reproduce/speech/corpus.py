@@ -88,17 +88,11 @@ def _words() -> tuple[list[str], np.ndarray]:
     return words, weights / weights.sum()
 
 
-_SYNTH = None
-
-
 def _speak(job: tuple[dict, Speaker]) -> dict:
     """All utterances of one speaker: features, per-frame phone names and sub-states (runs in a worker)."""
-    global _SYNTH
+    from .espeak import shared
     cfg, spk = job
-    if _SYNTH is None:
-        from .espeak import Synthesizer
-        _SYNTH = Synthesizer()
-    synth = _SYNTH
+    synth = shared()
     rng = np.random.default_rng([cfg["seed"], 1, spk.index])
     words, p = _words()
     fbank = F.mel_filterbank(synth.sample_rate)
@@ -106,7 +100,7 @@ def _speak(job: tuple[dict, Speaker]) -> dict:
     for _ in range(spk.utterances):
         n_words = int(rng.integers(cfg["words"][0], cfg["words"][1] + 1))
         text = " ".join(words[i] for i in rng.choice(len(words), n_words, p=p))
-        u = synth.say(text, spk.voice, spk.rate, spk.pitch, spk.pitch_range)
+        u = synth.say(text, spk.voice, spk.rate, spk.pitch, spk.pitch_range, seed=int(rng.integers(2**31)))
         wav = F.add_noise(u.wav.astype(np.float32) / 32768.0, float(rng.uniform(*cfg["snr_db"])),
                           float(rng.uniform(0.0, 1.5)), rng)
         fe = F.log_mel(wav, synth.sample_rate, fbank)
@@ -123,23 +117,38 @@ def _speak(job: tuple[dict, Speaker]) -> dict:
             "texts": texts[:3], "version": synth.version}
 
 
+def _speak_in_fresh_process(job: tuple[dict, Speaker]) -> dict:
+    """_speak() in a new Python process. libespeak-ng keeps state from one utterance to the next (pitch flutter,
+    wave phase) that neither its seeds nor a re-initialization reset, so only a fresh process replays a speaker
+    bit for bit. A plain subprocess, not multiprocessing: that would re-import a user's unguarded __main__."""
+    import dataclasses
+    import io
+    import subprocess
+    import sys
+    cfg, spk = job
+    proc = subprocess.run([sys.executable, "-m", "reproduce.speech.corpus"], capture_output=True,
+                          input=json.dumps({"cfg": cfg, "speaker": dataclasses.asdict(spk)}).encode())
+    if proc.returncode != 0:
+        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+        raise UserError(f"synthesizing speaker {spk.name} failed: {tail[0]}")
+    with np.load(io.BytesIO(proc.stdout), allow_pickle=False) as z:
+        part = {k: z[k] for k in z.files}
+    part["speaker"], part["seconds"] = int(part["speaker"]), float(part["seconds"])
+    part["texts"], part["version"] = part["texts"].tolist(), str(part["version"])
+    return part
+
+
 def generate(cfg: dict, workers: int | None = None, progress: bool = True) -> dict:
     """The corpus as numpy arrays plus its card; parallel over `workers` processes (default: all cores)."""
-    from .espeak import Synthesizer
+    from .espeak import shared
     check_config(cfg)
     t0 = time.perf_counter()
-    spk = speakers(cfg, Synthesizer().variants())
+    spk = speakers(cfg, shared().variants())
     jobs = [(cfg, s) for s in spk]
     workers = workers or int(os.environ.get("REPRODUCE_WORKERS", 0)) or os.cpu_count() or 1
-    if workers > 1 and len(jobs) > 1:
-        import multiprocessing
-        # fork where there is one: spawn would re-run a user's script that lacks a __main__ guard. The workers use
-        # numpy and libespeak-ng only, never torch or CUDA, so the parent's thread pools do not matter to them.
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        with multiprocessing.get_context(method).Pool(min(workers, len(jobs))) as pool:
-            parts = list(_bar(pool.imap(_speak, jobs), progress, len(jobs)))
-    else:
-        parts = [_speak(j) for j in _bar(jobs, progress, len(jobs))]
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(min(workers, len(jobs))) as pool:
+        parts = list(_bar(pool.map(_speak_in_fresh_process, jobs), progress, len(jobs)))
     return assemble(cfg, spk, parts, time.perf_counter() - t0)
 
 
@@ -236,3 +245,14 @@ def utterance_subset(corpus: dict, frames: np.ndarray, fraction: float, seed: in
     rng = np.random.default_rng([seed, 3])
     keep = rng.choice(utts, max(1, int(math.ceil(len(utts) * fraction))), replace=False)
     return frames[np.isin(corpus["frame_utt"][frames], keep)]
+
+
+if __name__ == "__main__":  # one speaker, for _speak_in_fresh_process: job as JSON on stdin, npz on stdout
+    import sys
+    job = json.loads(sys.stdin.buffer.read())
+    try:
+        out = _speak((job["cfg"], Speaker(**job["speaker"])))
+    except UserError as e:
+        sys.exit(f"{e}")
+    out = {k: np.asarray(v) for k, v in out.items()}
+    np.savez(sys.stdout.buffer, **out)

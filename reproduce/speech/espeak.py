@@ -56,8 +56,20 @@ class Utterance:
     end: int             # sample where the synthesizer said the utterance ends
 
 
+_SHARED = None
+
+
+def shared() -> "Synthesizer":
+    """The process's synthesizer: libespeak-ng keeps global state and must be initialized once per process
+    (a forked worker inherits its parent's, which stays valid; initializing again there yields empty audio)."""
+    global _SHARED
+    if _SHARED is None:
+        _SHARED = Synthesizer()
+    return _SHARED
+
+
 class Synthesizer:
-    """One libespeak-ng instance; `say()` returns the audio and the phoneme start samples."""
+    """A libespeak-ng instance (use `shared()`); `say()` returns the audio and the phoneme start samples."""
 
     def __init__(self):
         path, data = find_library()
@@ -66,6 +78,7 @@ class Synthesizer:
         except OSError as e:
             raise UserError(f"libespeak-ng at {path} could not be loaded ({e}); {INSTALL_HINT}") from None
         lib = self._lib
+        self._libc = ctypes.CDLL(None)  # the process's C library, whose rand() the synthesizer also uses
         lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         lib.espeak_Info.restype = ctypes.c_char_p
         lib.espeak_Info.argtypes = [ctypes.POINTER(ctypes.c_char_p)]
@@ -101,8 +114,13 @@ class Synthesizer:
             raise UserError(f"espeak-ng's voice variants folder {folder} is missing; {INSTALL_HINT}")
         return sorted(f for f in os.listdir(folder) if not f.startswith("."))
 
-    def say(self, text: str, voice: str, rate: int, pitch: int, pitch_range: int = 50) -> Utterance:
+    def say(self, text: str, voice: str, rate: int, pitch: int, pitch_range: int = 50, seed: int = 0) -> Utterance:
+        """Deterministic for a seed: espeak's voice jitter draws from its own generator (seeded here) and from
+        libc's rand() (seeded here too)."""
         lib = self._lib
+        if hasattr(lib, "espeak_ng_SetRandSeed"):
+            lib.espeak_ng_SetRandSeed(ctypes.c_long(seed))
+        self._libc.srand(ctypes.c_uint(seed & 0xFFFFFFFF))
         if lib.espeak_SetVoiceByName(voice.encode()) != 0:
             raise UserError(f"espeak-ng has no voice {voice!r}; see {self.data_path}/voices/!v for variants")
         for param, value in ((_RATE, rate), (_PITCH, pitch), (_RANGE, pitch_range)):

@@ -1,0 +1,128 @@
+"""The speech-style corpus: labels cover every frame, phone boundaries match espeak's events, features have the
+paper's shapes, generation is deterministic for a seed, and a missing library is one clear error."""
+import numpy as np
+import pytest
+import torch
+
+from reproduce.errors import UserError
+from reproduce.frames import DeviceFrames
+from reproduce.speech import corpus as C
+from reproduce.speech import features as F
+from reproduce.speech.espeak import Synthesizer, shared
+
+TINY = dict(seed=7, language="en-us", train_speakers=3, test_speakers=2, utterances_per_speaker=4, test_utterances=2,
+            words=[3, 6], snr_db=[5, 20], rate=[140, 200], pitch=[30, 70], val_fraction=0.25,
+            test_variant_fraction=0.2)
+
+
+@pytest.fixture(scope="module")
+def synth():
+    return shared()
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return C.generate(TINY, workers=1, progress=False)
+
+
+def test_mel_filterbank_covers_the_band_with_unit_peaks():
+    fb = F.mel_filterbank(16000, n_fft=512, n_mels=40)
+    assert fb.shape == (40, 257)
+    assert (fb.max(1) > 0.5).all() and (fb.max(1) <= 1).all()  # every triangle is seen by at least one bin
+    centres = fb.argmax(1)
+    assert np.all(np.diff(centres) > 0)  # ordered low to high
+    assert (fb.sum(0)[10:-1] > 0).all()  # no gap in the band
+
+
+def test_frames_are_25ms_every_10ms():
+    sr = 22050
+    starts = F.frame_starts(sr, sr)  # one second
+    assert len(starts) == 98 and starts[1] - starts[0] in (220, 221) and starts[-1] == round(97 * 220.5)
+    x = np.sin(2 * np.pi * 1000 * np.arange(sr) / sr).astype(np.float32)
+    fe = F.log_mel(x, sr)
+    assert fe.shape == (98, 40) and fe.dtype == np.float32
+    peak_band = np.argmax(fe.mean(0))
+    fb = F.mel_filterbank(sr)
+    assert abs(np.argmax(fb[peak_band]) * sr / F.N_FFT - 1000) < 150  # the 1 kHz tone lands in the right band
+
+
+def test_labels_cover_every_frame_and_change_only_at_phoneme_events(synth):
+    u = synth.say("seven red apples on the table", "en-us+m3", 170, 50)
+    seg, state = F.frame_labels(u.phones, u.end, len(u.wav), synth.sample_rate)
+    bounds, names = F.segments(u.phones, u.end, len(u.wav))
+    n_frames = len(F.frame_starts(len(u.wav), synth.sample_rate))
+    assert len(seg) == len(state) == n_frames and (seg >= 0).all() and (state >= 0).all() and (state < 3).all()
+    centres = F.frame_starts(len(u.wav), synth.sample_rate) + 275
+    events = np.array([s for s, _ in u.phones] + [u.end])
+    hop = 220.5
+    for k in np.nonzero(np.diff(seg))[0]:  # every change of phone lies on an espeak event within one frame
+        between = events[(events > centres[k]) & (events <= centres[k + 1])]
+        assert len(between) >= 1 and centres[k + 1] - between[0] < hop + 1
+    spoken = {F.phone_name(p) for _, p in u.phones} - {F.SILENCE}
+    assert spoken <= set(names) and len(spoken) >= 10
+    # sub-states run begin -> middle -> end inside a phone
+    for s in np.unique(seg):
+        st = state[seg == s]
+        assert (np.diff(st) >= 0).all()
+
+
+def test_corpus_shapes_splits_and_speakers(tiny):
+    card = C.card(tiny)
+    assert set(card["voices"]["train"]).isdisjoint(card["voices"]["test"])
+    assert card["speakers"] == {"train": 3, "test": 2}
+    n = len(tiny["labels"])
+    assert tiny["centres"].shape == (n,) and tiny["feats"].shape[1] == 40 and tiny["feats"].dtype == np.float16
+    assert sum(card["frames"].values()) == n and card["labels"] == len(tiny["phones"]) * 3
+    train = C.split_indices(tiny, "train")
+    x = tiny["feats"][tiny["centres"][train]].astype(np.float64)
+    assert abs(x.mean()) < 0.05 and abs(x.std() - 1) < 0.05  # normalized by training statistics
+    d = DeviceFrames(tiny["feats"], tiny["centres"], tiny["labels"], torch.device("cpu"))
+    batch = d.crop(torch.tensor([[0, 5], [7, 9]]))
+    assert batch.shape == (2, 2, 26 * 40)
+    # the label's frame is the 21st of the 26 in the window
+    c = int(tiny["centres"][5])
+    assert torch.equal(batch[0, 1].view(26, 40)[20], torch.as_tensor(tiny["feats"][c]).float())
+    # the first frame of an utterance sees copies of itself as its past, never the previous utterance
+    assert torch.equal(batch[0, 0].view(26, 40)[0], batch[0, 0].view(26, 40)[20])
+
+
+def test_generation_is_deterministic_and_parallel_equals_serial(tiny):
+    again = C.generate(TINY, workers=2, progress=False)
+    for key in ("feats", "labels", "centres", "utt_split"):
+        assert np.array_equal(tiny[key], again[key]), key
+    other = C.generate(dict(TINY, seed=8), workers=1, progress=False)
+    assert not np.array_equal(tiny["labels"][:500], other["labels"][:500])
+
+
+def test_three_percent_is_whole_utterances(tiny):
+    train = C.split_indices(tiny, "train")
+    part = C.utterance_subset(tiny, train, 0.3, 1)
+    utts = np.unique(tiny["frame_utt"][part])
+    assert 0 < len(part) < len(train)
+    assert np.isin(train[np.isin(tiny["frame_utt"][train], utts)], part).all()  # every frame of a chosen utterance
+
+
+def test_cache_is_verified_and_regenerated_when_corrupt(tmp_path):
+    cfg = dict(TINY, train_speakers=2, test_speakers=1, utterances_per_speaker=2, test_utterances=1)
+    a = C.load(cfg, root=tmp_path, progress=False, log=lambda *a: None)
+    path = C.cache_path(cfg, tmp_path)
+    blob = bytearray(path.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    path.write_bytes(bytes(blob))
+    said = []
+    b = C.load(cfg, root=tmp_path, progress=False, log=said.append)
+    assert "fails its checksum" in said[0] and np.array_equal(a["labels"], b["labels"])
+
+
+def test_missing_library_is_one_clear_error(monkeypatch):
+    from reproduce.speech import espeak
+    monkeypatch.setenv("REPRODUCE_ESPEAK_LIBRARY", "/nonexistent/libespeak-ng.so")
+    with pytest.raises(UserError, match="pip install espeakng-loader"):
+        espeak.Synthesizer()
+
+
+def test_bad_corpus_config_names_the_key():
+    with pytest.raises(UserError, match="snr_db"):
+        C.check_config(dict(TINY, snr_db=[20, 5]))
+    with pytest.raises(UserError, match="unknown keys \\['speakers'\\]"):
+        C.check_config(dict(TINY, speakers=3))
