@@ -75,5 +75,9 @@ def test_book_builds_without_warnings(executed, built_book):
         assert f"{rec['results'][role]['test_errors']['mean']:.1f}" in page
     page2 = (html / "book" / "chapters" / "02_omitted_digit.html").read_text()
     assert "validation-chosen" in page2 and page2.count("<img") >= 2
+    page4 = (html / "book" / "chapters" / "04_speech.html").read_text()
+    rec4 = read_record("smoke", "speech", results / "results")
+    assert "Table 5" in page4 and page4.count("<img") >= 3
+    assert f"keeps {rec4['results']['distilled']['gain_kept_pct']:.0f}% of" in page4  # glued verdict of this run
     card = (html / "book" / "chapters" / "99_scorecard.html").read_text()
     assert "[smoke]" in card and "not yet run" in card

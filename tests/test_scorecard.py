@@ -12,7 +12,7 @@ def test_one_row_per_paper_number_and_never_blank(tmp_path):
     rows = scorecard.rows(tmp_path)  # an empty build folder: this build has no runs
     assert [r["key"] for r in rows] == list(paper.NUMBERS)
     for r in rows:
-        assert r["verdict"] in {"reproduced", "close", "not reproduced", "not yet run", "setting"}
+        assert r["verdict"] in {"reproduced", "close", "not reproduced", "not yet run", "setting", "not measured"}
         assert r["this build"] is None
     table = scorecard.table(tmp_path)
     assert len(table) == len(paper.NUMBERS) and not table.isna().any().any()
@@ -34,6 +34,10 @@ def s(mean):
     ("omitted3.bias_shift", 3.0, "reproduced"), ("omitted3.bias_shift", 5.0, "not reproduced"),
     ("only78.bias_shift", -7.0, "reproduced"), ("mnist.distill_temperature", 20, "setting"),
     ("mnist.small_errors", None, "not yet run"),
+    # speech accuracies on our corpus are not the paper's corpus: shown, not judged; relative claims are judged
+    ("speech.baseline_frame_acc", 58.0, "other corpus"), ("reg.soft3_test_acc", 99.0, "other corpus"),
+    ("speech.baseline_wer", 10.0, "not measured"), ("speech.gain_transferred_pct", 85.0, "reproduced"),
+    ("speech.gain_transferred_pct", 40.0, "not reproduced"), ("reg.gap_recovered_pct", 90.0, "reproduced"),
 ])
 def test_verdict_rule(key, mean, expected):
     assert scorecard.verdict(key, s(mean) if mean is not None else None) == expected
@@ -43,6 +47,8 @@ def test_verdict_rule(key, mean, expected):
 def test_paper_numbers_are_the_ones_in_PAPER_md():
     text = PAPER_MD.read_text().replace(",", "")
     for key, num in paper.NUMBERS.items():
+        if key in paper.DERIVED:
+            continue
         v = num.value
         shown = f"{v:g}" if key != "jft.baseline_top1" else "25.0"
         assert shown.lstrip("-") in text, key

@@ -126,3 +126,22 @@ def test_bad_corpus_config_names_the_key():
         C.check_config(dict(TINY, snr_db=[20, 5]))
     with pytest.raises(UserError, match="unknown keys \\['speakers'\\]"):
         C.check_config(dict(TINY, speakers=3))
+
+
+def test_ensemble_soft_targets_are_the_members_averaged_probabilities():
+    from reproduce.core import BatchedMLP, member_generators
+    from reproduce.experiments.speech import ensemble_eval, soft_target_logits
+    rng = np.random.default_rng(0)
+    rows = rng.standard_normal((60, 4)).astype(np.float16)
+    d = DeviceFrames(rows, np.arange(20, 50), rng.integers(0, 5, 30), torch.device("cpu"), past=3, future=1)
+    model = BatchedMLP((20, 8, 5), member_generators([1, 2, 3], torch.device("cpu")), torch.device("cpu"))
+    with torch.no_grad():
+        z = model(d.crop(torch.arange(30)).unsqueeze(0).expand(3, -1, -1))  # (3, 30, 5)
+    for i, t in enumerate((1.0, 2.0, 5.0)):
+        logits = soft_target_logits(model, d, [1.0, 2.0, 5.0], chunk=7)[i]
+        want = torch.softmax(z / t, -1).mean(0)
+        assert torch.allclose(torch.softmax(logits / t, -1), want, atol=1e-6)
+    members, ens = ensemble_eval(model, d, chunk=11)
+    y = d.labels
+    assert np.allclose(members, (100 * (z.argmax(-1) == y).float().mean(-1)).tolist())
+    assert abs(ens - 100 * float((z.softmax(-1).mean(0).argmax(-1) == y).float().mean())) < 1e-4
