@@ -61,9 +61,14 @@ def main(argv=None) -> int:
         if args.command == "run":
             from .experiments import get
             profile = default_profile() if args.profile == "auto" else args.profile
-            get(args.experiment).run(profile=profile, seeds=args.seeds, device=args.device,
-                                     overrides=args.overrides, rerun=args.rerun, results_dir=args.results_dir,
-                                     progress=not args.no_progress)
+            try:
+                get(args.experiment).run(profile=profile, seeds=args.seeds, device=args.device,
+                                         overrides=args.overrides, rerun=args.rerun, results_dir=args.results_dir,
+                                         progress=not args.no_progress)
+            finally:
+                import torch.distributed as dist
+                if dist.is_available() and dist.is_initialized():  # under torchrun: leave the group cleanly
+                    dist.destroy_process_group()
         elif args.command == "bench":
             import re
 

@@ -50,6 +50,7 @@ def provenance(device: torch.device, wall_s: float, commit: str | None = None) -
     """Where a result came from; pass the commit read when the run STARTED (code may change during a run)."""
     return {"commit": commit or git_commit(), "torch": torch.__version__, "python": platform.python_version(),
             "device": device_name(device), "wall_s": round(wall_s, 2),
+            "ranks": int(os.environ.get("WORLD_SIZE", 1)),  # torchrun processes that trained the members
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
 
 

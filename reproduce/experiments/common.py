@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 
+from .. import distributed
 from ..core import config_fingerprint, resolve_device
 from ..io import exclusive_lock
 from ..results import git_commit, provenance, read_record, record_path, write_record
@@ -26,13 +28,15 @@ def experiment(name: str, resolve_config):
         def run(profile: str = "smoke", seeds: int | None = None, device: str = "auto", overrides=None,
                 rerun: bool = False, results_dir=None, progress: bool = True, log=print) -> dict:
             cfg = resolve_config(profile, seeds, overrides)
+            main = distributed.is_main()  # under torchrun, rank 0 locks, logs and records; the others train
+            log = log if main else (lambda *a, **k: None)
             lock = record_path(cfg["profile"], name, results_dir).with_name(f".{name}.lock")
             # two runs of one experiment would train the same checkpoints and race for one record
-            with exclusive_lock(lock, f"`reproduce run {name} --profile {cfg['profile']}`"):
+            with exclusive_lock(lock, f"`reproduce run {name} --profile {cfg['profile']}`") if main else nullcontext():
                 run_ = Run(name, cfg, rerun, results_dir, device, log)
                 if run_.reused:
                     return run_.reused
-                return run_.record(*body(run_, progress, log))
+                return run_.record(*body(run_, progress and main, log), write=main)
         run.__doc__, run.__name__ = body.__doc__, "run"
         return run
     return wrap
@@ -46,14 +50,15 @@ class Run:
         self.name, self.cfg, self.results_dir, self.log = name, cfg, results_dir, log
         self.fingerprint = config_fingerprint(cfg)
         self.reused = matching_record(name, cfg["profile"], self.fingerprint, rerun, results_dir, log)
-        self.device = resolve_device(device)
+        self.device = distributed.local_device(resolve_device(device))
         self.t0 = time.perf_counter()
         self.commit = git_commit()
 
-    def record(self, data_source: str, results: dict) -> dict:
+    def record(self, data_source: str, results: dict, write: bool = True) -> dict:
         profile = self.cfg["profile"]
         rec = {"experiment": self.name, "profile": profile, "fingerprint": self.fingerprint, "config": self.cfg,
                "data_source": data_source, "results": results,
                "provenance": provenance(self.device, time.perf_counter() - self.t0, self.commit)}
-        self.log(f"recorded {write_record(rec, profile, self.name, self.results_dir)}")
+        if write:
+            self.log(f"recorded {write_record(rec, profile, self.name, self.results_dir)}")
         return rec

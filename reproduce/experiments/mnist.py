@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import data as mnist_data
-from ..core import DeviceImages, TrainConfig, Trainer
+from ..core import DeviceImages, TrainConfig
+from ..distributed import train_members
 from ..profiles import apply_overrides, check_int, get_profile
 from ..results import summarize
 from .common import Run, experiment
@@ -38,10 +39,9 @@ def train_role(role: str, recipe: dict, seeds: list, train: DeviceImages, test: 
 
     per_member: `temperatures` and `hard_weights`, one value per member, for sweeps."""
     tc = TrainConfig(**recipe)
-    trainer = Trainer(tc, seeds, train, test, teacher_logits=teacher_logits if tc.temperature else None,
-                      checkpoint_dir=runs_dir(), progress=progress, name=role, desc=f"{label} {role}".strip(),
-                      **per_member)
-    return trainer.run()
+    return train_members(tc, seeds, train, test, teacher_logits=teacher_logits if tc.temperature else None,
+                         checkpoint_dir=runs_dir(), progress=progress, name=role, desc=f"{label} {role}".strip(),
+                         **per_member)
 
 
 def device_data(dev):

@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..core import TrainConfig, Trainer
+from ..core import TrainConfig
+from ..distributed import train_members
 from ..frames import DeviceFrames
 from ..profiles import apply_overrides, check_int, get_profile
 from ..results import summarize
@@ -82,8 +83,8 @@ def soft_target_logits(model, data: DeviceFrames, temperatures, chunk: int = 409
 
 def _trainer(cfg, role, sizes, seeds, train, test, progress, evals=None, **kw):
     tc = TrainConfig(**dict(cfg[role], sizes=sizes))
-    return Trainer(tc, seeds, train, test, checkpoint_dir=runs_dir(), progress=progress, name=f"speech-{role}",
-                   desc=f"{cfg['profile']} speech {role}", evals=evals, **kw).run()
+    return train_members(tc, seeds, train, test, checkpoint_dir=runs_dir(), progress=progress,
+                         name=f"speech-{role}", desc=f"{cfg['profile']} speech {role}", evals=evals, **kw)
 
 
 def _curves(history: dict, sets: dict) -> dict:
