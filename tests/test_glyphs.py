@@ -1,0 +1,44 @@
+"""The glyph label space (groundwork for the specialists chapter): enough fine-grained classes, confusable
+neighbours kept apart, identical renders merged, test faces never used for training."""
+import numpy as np
+import pytest
+
+from reproduce import glyphs
+from reproduce.errors import UserError
+
+
+@pytest.fixture(scope="module")
+def g():
+    return glyphs.build()
+
+
+def test_a_thousand_classes_from_sixteen_faces(g):
+    assert g.n_classes >= 1000 and len(g.faces) == 16 and g.test_face.sum() == 4
+    assert g.masters.dtype == np.uint8 and g.masters.shape[1:] == (32, 32)
+    per_class = np.bincount(g.label)
+    assert per_class.min() >= 7  # >= 6 training faces and >= 1 test face each
+    for c in range(0, g.n_classes, 97):  # every class has a test face and training faces
+        faces = g.face[g.label == c]
+        assert g.test_face[faces].any() and (~g.test_face[faces]).sum() >= 6
+
+
+def test_confusable_letters_stay_apart_and_identical_renders_merge(g):
+    of = {ch: i for i, chars in enumerate(g.classes) for ch in chars}
+    assert len({of[c] for c in "eéèêë"}) == 5
+    assert of["Ð"] == of["Đ"]  # the same drawing in every face: one class
+    # glyphs are centred and scaled: ink fills the box and stays off the border
+    m = g.masters[g.label == of["e"]]
+    assert (m[:, :2].max() == 0) and m.max() == 255
+
+
+def test_rendering_is_deterministic(g):
+    again = glyphs.build(ranges=[(0x61, 0x7A)])
+    of = {ch: i for i, chars in enumerate(g.classes) for ch in chars}
+    a = g.masters[g.label == of["q"]]
+    b = again.masters[again.label == again.classes.index("q")]
+    assert np.array_equal(a, b)
+
+
+def test_a_missing_font_folder_is_named():
+    with pytest.raises(UserError, match="does not exist"):
+        glyphs.font_paths("/nonexistent/fonts")
