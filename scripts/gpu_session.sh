@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# One prepared GPU session (issues 3, 4, 5, 7): the paper-profile runs and the GPU benchmarks, in priority order,
+# each under its own time limit, every record copied to $OUT as soon as it exists (what finished comes back even
+# if a later step is cut off). Run on the device machine from the repository root, with the MNIST cache carried:
+#
+#   here:    mkdir -p .gpu-data/mnist && cp ~/.cache/reproduce-distillation/mnist/mnist.npz* .gpu-data/mnist/
+#            echo /.gpu-data/ >> .git/info/exclude      (plus .whl/ with espeakng-loader for the speech step)
+#   device:  run(command="bash scripts/gpu_session.sh paper", carry=[".gpu-data", ".whl"], timeout_s=590)
+#
+# Test it here at small scale first:  OUT=/tmp/gout bash scripts/gpu_session.sh smoke
+set -u
+PROFILE=${1:-paper}
+OUT=${OUT:-/tmp/gpu-session-out}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 REPRODUCE_NO_PROGRESS=1
+export REPRODUCE_DATA_DIR=${REPRODUCE_DATA_DIR:-$PWD/.gpu-data}
+PY=${PY:-python3}
+if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
+  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+    && export PYTHONPATH=/tmp/site
+fi
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+RES=$(mktemp -d)
+log() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$OUT/session.log"; }
+save() { for f in "$RES"/*/*.json results/bench/*.json results/bench-sweep/*.json; do
+           [ -f "$f" ] || continue; d="$OUT/$(basename "$(dirname "$f")")"; mkdir -p "$d"; cp "$f" "$d/"; done; }
+step() {  # step SECONDS ARGS...: one reproduce command under a time limit
+  local limit=$1; shift
+  log "start (limit ${limit}s): reproduce $*"
+  timeout "$limit" $PY -m reproduce.cli "$@" >>"$OUT/session.log" 2>&1
+  log "rc=$? reproduce $*"
+  save
+}
+log "profile $PROFILE on $($PY -c 'import torch; print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU")')"
+step 120 bench --record --repeats 5
+step 120 bench --sweep --record --repeats 3
+step 300 run mnist --profile "$PROFILE" --results-dir "$RES"
+step 150 run omitted-digit --profile "$PROFILE" --results-dir "$RES"
+step 200 run temperature-sweep --profile "$PROFILE" --results-dir "$RES"
+step 400 run speech --profile "$PROFILE" --results-dir "$RES"
+log "done; files in $OUT:"
+find "$OUT" -type f | tee -a "$OUT/session.log"
