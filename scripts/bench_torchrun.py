@@ -28,13 +28,14 @@ def main() -> int:
     ap.add_argument("--ranks", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=6, help="baseline epochs (the rest of the chapter is shortened)")
+    ap.add_argument("--set", dest="extra", action="append", default=[], help="more overrides, e.g. hidden=[256,256]")
     ap.add_argument("--record", action="store_true")
     a = ap.parse_args()
     from reproduce.io import atomic_write_json
     from reproduce.results import git_commit
     args = ["run", "speech", "--profile", "smoke", "--no-progress", "--rerun", "--seeds", str(a.seeds),
             "--set", f"baseline.epochs={a.epochs}", "--set", "distilled.epochs=1", "--set", "hard3.epochs=1",
-            "--set", "soft3.epochs=1"]
+            "--set", "soft3.epochs=1"] + [x for kv in a.extra for x in ("--set", kv)]
     tmp = Path(tempfile.mkdtemp(prefix="bench-torchrun-"))
     threads = os.cpu_count() or 1
     env = dict(os.environ, REPRODUCE_DATA_DIR=str(tmp / "data"), REPRODUCE_NO_PROGRESS="1")
@@ -65,11 +66,13 @@ def main() -> int:
         print(f"{k:<24} {r['median_s']:7.1f} s   x{r['speedup_vs_one_process']:.2f}")
     if a.record:
         dev = f"cpu-{platform.machine()}-{threads}-cores".lower()
-        out = {"what": f"speech smoke chapter, {a.seeds}-member ensemble ({a.epochs} epochs), one process with "
+        out = {"what": f"speech smoke chapter{' with ' + ', '.join(a.extra) if a.extra else ''}, {a.seeds}-member "
+                       f"ensemble ({a.epochs} epochs), one process with "
                        f"{threads} threads vs torchrun with {a.ranks} ranks of {max(1, threads // a.ranks)} thread(s)",
                "rows": rows, "provenance": {"commit": git_commit(), "python": platform.python_version(),
                                             "cpus": threads, "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}}
-        path = ROOT / "results" / "bench-torchrun" / f"{dev}.json"
+        tag = "".join(c if c.isalnum() else "-" for c in "-".join(a.extra)).strip("-")
+        path = ROOT / "results" / "bench-torchrun" / f"{dev}{'-' + tag if tag else ''}.json"
         atomic_write_json(path, out)
         print(f"recorded {path}")
     shutil.rmtree(tmp, ignore_errors=True)
