@@ -147,7 +147,8 @@ def _num(v: float) -> str:
 
 
 VERDICTS_FILE = "verdicts.json"  # in results/: the verdicts of the recorded runs, checked by the tests
-RANK = {"not yet run": 0, "not reproduced": 1, "close": 2, "reproduced": 3, "setting": 3}
+RANK = {"not yet run": 0, "not reproduced": 1, "close": 2, "reproduced": 3, "setting": 3, "other corpus": 3,
+        "not measured": 3}  # shown, never judged: no ranking among them
 
 
 def recorded_verdicts(results_dir=None) -> dict:
