@@ -118,3 +118,78 @@ def build(min_train_faces: int = 6, extra_dir=None, ranges=RANGES) -> Glyphs:
         raise UserError(f"no glyph is drawn by {min_train_faces} training faces and a test face; lower "
                         "min_train_faces or add fonts with extra_dir")
     return Glyphs(np.stack(masters), np.asarray(label), np.asarray(face), faces, is_test, classes)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Augmentation on the device: every training image is a master redrawn with its own affine warp, stroke width,
+# blur, noise and clutter, so a few thousand masters give an endless stream of distinct images.
+# ----------------------------------------------------------------------------------------------------
+AUGMENT = dict(rotate_deg=10.0,    # uniform in +-, degrees
+               scale=(0.85, 1.1),  # uniform zoom factor
+               shear=0.15,         # uniform in +-, x-shear
+               shift_px=2.0,       # uniform in +-, pixels
+               stroke_p=0.5,       # probability of thickening (half) or thinning (half) the strokes by 1 px
+               blur_max=0.7,       # blend weight of a 3x3 box blur, uniform in [0, blur_max]
+               noise_max=0.12,     # standard deviation of additive Gaussian noise, uniform in [0, noise_max]
+               clutter_p=0.3,      # probability of a faint, shifted fragment of another glyph behind the glyph
+               clutter_alpha=0.35)  # its intensity
+
+
+def augment(masters, idx, generator, cfg: dict | None = None):
+    """Float images (B, 1, SIDE, SIDE) in [0, 1] of masters[idx] (masters: uint8 (M, SIDE, SIDE) on the device)."""
+    import math
+
+    import torch
+    import torch.nn.functional as F
+    c = dict(AUGMENT, **(cfg or {}))
+    dev, B = masters.device, idx.shape[0]
+    u = lambda *shape: torch.rand(*shape, device=dev, generator=generator)  # noqa: E731
+    x = masters[idx].unsqueeze(1).float().div_(255.0)
+    ang = (u(B) * 2 - 1) * math.radians(c["rotate_deg"])
+    sc = c["scale"][0] + u(B) * (c["scale"][1] - c["scale"][0])
+    sh = (u(B) * 2 - 1) * c["shear"]
+    t = (u(B, 2) * 2 - 1) * (2 * c["shift_px"] / SIDE)
+    cos, sin = torch.cos(ang) / sc, torch.sin(ang) / sc
+    theta = torch.stack([torch.stack([cos, -sin + sh, t[:, 0]], 1), torch.stack([sin, cos, t[:, 1]], 1)], 1)
+    x = F.grid_sample(x, F.affine_grid(theta, list(x.shape), align_corners=False), align_corners=False)
+    pick = u(B).view(B, 1, 1, 1)
+    thick, thin = F.max_pool2d(x, 3, 1, 1), -F.max_pool2d(-x, 3, 1, 1)
+    half = c["stroke_p"] / 2
+    x = torch.where(pick < half, thick, torch.where(pick < c["stroke_p"], thin, x))
+    blur = F.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
+    w = u(B).view(B, 1, 1, 1) * c["blur_max"]
+    x = (1 - w) * x + w * blur
+    other = masters[torch.randint(0, masters.shape[0], (B,), device=dev, generator=generator)]
+    dx, dy = (int(v) for v in torch.randint(-12, 13, (2,), generator=generator, device=dev).tolist())
+    frag = torch.roll(other.unsqueeze(1).float().div(255.0), shifts=(dy, dx), dims=(2, 3))
+    has = (u(B) < c["clutter_p"]).view(B, 1, 1, 1)
+    x = torch.where(has, torch.maximum(x, c["clutter_alpha"] * frag), x)
+    x = x + torch.randn(x.shape, device=dev, generator=generator) * (u(B).view(B, 1, 1, 1) * c["noise_max"])
+    return x.clamp_(0.0, 1.0)
+
+
+def plot_examples(g: Glyphs, chars: str = "eéèêëeēĕėę", generator_seed: int = 0):
+    """A cluster of confusable classes: each class's masters in every face (test faces marked) and augmented draws."""
+    import matplotlib.pyplot as plt
+    import torch
+    of = {ch: i for i, cs in enumerate(g.classes) for ch in cs}
+    classes = list(dict.fromkeys(of[ch] for ch in chars if ch in of))
+    n_faces = len(g.faces)
+    fig, axes = plt.subplots(len(classes), n_faces + 4, figsize=((n_faces + 4) * 0.55, len(classes) * 0.6))
+    masters = torch.as_tensor(g.masters)
+    gen = torch.Generator().manual_seed(generator_seed)
+    for r, c in enumerate(classes):
+        rows = {int(f): m for f, m in zip(g.face[g.label == c], g.masters[g.label == c])}
+        for f in range(n_faces):
+            ax = axes[r, f]
+            if f in rows:
+                ax.imshow(rows[f], cmap="gray_r" if not g.test_face[f] else "Reds", vmin=0, vmax=255)
+            ax.set_axis_off()
+        idx = torch.as_tensor(np.nonzero(g.label == c)[0][:4])
+        for k, img in enumerate(augment(masters, idx, gen)):
+            axes[r, n_faces + k].imshow(img[0].numpy(), cmap="Blues", vmin=0, vmax=1)
+            axes[r, n_faces + k].set_axis_off()
+        axes[r, 0].set_title(g.classes[c], fontsize=8, loc="left", x=-0.6, y=0.2)
+    fig.suptitle("masters in each face (red: held-out test faces), then augmented training draws (blue)", fontsize=9)
+    fig.tight_layout()
+    return fig

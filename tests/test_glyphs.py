@@ -42,3 +42,21 @@ def test_rendering_is_deterministic(g):
 def test_a_missing_font_folder_is_named():
     with pytest.raises(UserError, match="does not exist"):
         glyphs.font_paths("/nonexistent/fonts")
+
+
+def test_augmentation_is_on_the_device_deterministic_and_changes_the_image(g):
+    import torch
+    masters = torch.as_tensor(g.masters)
+    idx = torch.arange(0, 64)
+    a = glyphs.augment(masters, idx, torch.Generator().manual_seed(3))
+    b = glyphs.augment(masters, idx, torch.Generator().manual_seed(3))
+    c = glyphs.augment(masters, idx, torch.Generator().manual_seed(4))
+    assert a.shape == (64, 1, 32, 32) and a.min() >= 0 and a.max() <= 1
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    plain = masters[idx].unsqueeze(1).float() / 255
+    off = dict(rotate_deg=0.0, scale=(1.0, 1.0), shear=0.0, shift_px=0.0, stroke_p=0.0, blur_max=0.0,
+               noise_max=0.0, clutter_p=0.0)
+    same = glyphs.augment(masters, idx, torch.Generator().manual_seed(3), off)
+    assert torch.allclose(same, plain, atol=1e-5)  # every transformation off: the master itself
+    assert (a - plain).abs().mean() > 0.02  # on: a visibly different image, ink still where the glyph is
+    assert ((a > 0.5) & (plain > 0.5)).sum() > 0.3 * (plain > 0.5).sum()
