@@ -1,0 +1,93 @@
+"""E independent small CNNs as ONE model (groundwork for the specialists chapter, issue 6): the members' channels
+are stacked and every convolution is a grouped convolution with groups=E, so member e only ever sees its own
+channels. One kernel launch per layer for the whole ensemble (a generalist's seeds, or all specialists at once).
+
+Layout: input (E, B, 1, H, W) -> (B, E*1, H, W); conv weights (E*out, in, k, k) with groups=E; the classifier head
+is a batched matmul over (E, B, features) like core.BatchedMLP.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+class BatchedCNN(torch.nn.Module):
+    """E members, each: [conv3x3(c) - ReLU - conv3x3(c) - ReLU - maxpool2] per entry of `channels`, then a linear
+    layer to `hidden` units, ReLU, and a linear layer to `n_classes`. Initialization as PyTorch's defaults,
+    drawn per member from its own generator."""
+
+    def __init__(self, channels: Sequence[int], hidden: int, n_classes: int, side: int,
+                 generators: Sequence[torch.Generator], device: torch.device):
+        super().__init__()
+        self.E = E = len(generators)
+        self.channels, self.hidden, self.n_classes, self.side = tuple(channels), hidden, n_classes, side
+        self.convs = torch.nn.ParameterList()
+        self.conv_biases = torch.nn.ParameterList()
+        c_in = 1
+        for c in self.channels:
+            for _ in range(2):
+                w = torch.empty(E, c, c_in, 3, 3, device=device)
+                b = torch.empty(E, c, device=device)
+                bound = 1.0 / math.sqrt(c_in * 9)
+                for e, g in enumerate(generators):
+                    w[e].uniform_(-bound, bound, generator=g)
+                    b[e].uniform_(-bound, bound, generator=g)
+                self.convs.append(torch.nn.Parameter(w.reshape(E * c, c_in, 3, 3)))
+                self.conv_biases.append(torch.nn.Parameter(b.reshape(E * c)))
+                c_in = c
+        feat = c_in * (side // 2 ** len(self.channels)) ** 2
+        self.head = torch.nn.ParameterList()
+        self.head_biases = torch.nn.ParameterList()
+        for fan_in, fan_out in ((feat, hidden), (hidden, n_classes)):
+            w = torch.empty(E, fan_in, fan_out, device=device)
+            b = torch.empty(E, 1, fan_out, device=device)
+            bound = 1.0 / math.sqrt(fan_in)
+            for e, g in enumerate(generators):
+                w[e].uniform_(-bound, bound, generator=g)
+                b[e].uniform_(-bound, bound, generator=g)
+            self.head.append(torch.nn.Parameter(w))
+            self.head_biases.append(torch.nn.Parameter(b))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """(E, B, 1, H, W) -> (E, B, features)."""
+        E, B = x.shape[:2]
+        h = x.permute(1, 0, 2, 3, 4).reshape(B, E * x.shape[2], *x.shape[3:])
+        for i, (w, b) in enumerate(zip(self.convs, self.conv_biases)):
+            h = F.relu(F.conv2d(h, w, b, padding=1, groups=E))
+            if i % 2 == 1:
+                h = F.max_pool2d(h, 2)
+        return h.reshape(B, E, -1).transpose(0, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(E, B, 1, H, W) -> logits (E, B, n_classes)."""
+        h = self.features(x)
+        h = F.relu(torch.baddbmm(self.head_biases[0], h, self.head[0]))
+        return torch.baddbmm(self.head_biases[1], h, self.head[1])
+
+    def member(self, e: int) -> torch.nn.Sequential:
+        """Member e as a plain nn.Sequential with copies of its weights (for tests and export)."""
+        layers, c_in = [], 1
+        k = 0
+        for c in self.channels:
+            for j in range(2):
+                conv = torch.nn.Conv2d(c_in, c, 3, padding=1)
+                with torch.no_grad():
+                    conv.weight.copy_(self.convs[k].view(self.E, c, c_in, 3, 3)[e])
+                    conv.bias.copy_(self.conv_biases[k].view(self.E, c)[e])
+                layers += [conv, torch.nn.ReLU()]
+                c_in = c
+                k += 1
+            layers.append(torch.nn.MaxPool2d(2))
+        layers.append(torch.nn.Flatten())
+        for i, (w, b) in enumerate(zip(self.head, self.head_biases)):
+            lin = torch.nn.Linear(w.shape[1], w.shape[2])
+            with torch.no_grad():
+                lin.weight.copy_(w[e].T)
+                lin.bias.copy_(b[e, 0])
+            layers.append(lin)
+            if i == 0:
+                layers.append(torch.nn.ReLU())
+        return torch.nn.Sequential(*layers).to(w.device)
