@@ -12,7 +12,6 @@ and needs none of this. A rank's checkpoint covers its own members, so a rerun a
 from __future__ import annotations
 
 import os
-import time
 
 import torch
 
@@ -56,7 +55,6 @@ def train_members(cfg, seeds, train, test=None, *, teacher_logits=None, temperat
     init(train.device)
     mine = [g for g in range(E) if g % size == rank]
     pick = lambda xs: None if xs is None else [xs[g] for g in mine]  # noqa: E731
-    t0 = time.perf_counter()
     part = None
     if mine:
         teach = None

@@ -214,6 +214,6 @@ def plot_example(record: dict, seconds: float = 2.0):
         ax.text(s + 0.5, 37, phones[s], color="w", fontsize=8, va="top")
     ax.set_xlabel("frame (10 ms)")
     ax.set_ylabel("Mel band")
-    top.set_title(f"a test utterance: 40 log-Mel bands, phones (white lines) and sub-states (above)")
+    top.set_title("a test utterance: 40 log-Mel bands, phones (white lines) and sub-states (above)")
     fig.tight_layout()
     return fig

@@ -8,7 +8,7 @@ from reproduce.errors import UserError
 from reproduce.frames import DeviceFrames
 from reproduce.speech import corpus as C
 from reproduce.speech import features as F
-from reproduce.speech.espeak import Synthesizer, shared
+from reproduce.speech.espeak import shared
 
 TINY = dict(seed=7, language="en-us", train_speakers=3, test_speakers=2, utterances_per_speaker=4, test_utterances=2,
             words=[3, 6], snr_db=[5, 20], rate=[140, 200], pitch=[30, 70], val_fraction=0.25,
