@@ -172,3 +172,86 @@ def sweep(device: str = "auto", widths=(30, 300), temperatures=12, seeds=3, n_st
     return {"benchmark": f"temperature sweep, {temperatures} T x {seeds} seeds per width, batch 100",
             "rows": rows, "config": {"n_steps": n_steps, "repeats": repeats, "warmup": warmup},
             "provenance": provenance(dev, time.perf_counter() - t0)}
+
+
+SPEECH = dict(sizes=(1040, 1024, 1024, 1024, 1024, 201), batch_size=256, lr=0.05, momentum=0.9, epochs=1)
+
+
+class _WindowDataset(torch.utils.data.Dataset):
+    """What a public reproduction would write: each item slices its 26-frame window out of a CPU feature matrix."""
+
+    def __init__(self, rows: np.ndarray, centres: np.ndarray, labels: np.ndarray, past: int = 20, future: int = 5):
+        self.rows, self.centres, self.labels = rows, centres, torch.as_tensor(labels, dtype=torch.int64)
+        self.past, self.future = past, future
+
+    def __len__(self):
+        return len(self.centres)
+
+    def __getitem__(self, i):
+        c = self.centres[i]
+        return torch.from_numpy(self.rows[c - self.past:c + self.future + 1].reshape(-1).astype(np.float32)), \
+            self.labels[i]
+
+
+def speech(device: str = "auto", sizes=SPEECH["sizes"], n_frames: int = 50_000, ensemble: int = 10,
+           n_steps: int = 10, repeats: int = 3, warmup: int = 3, log=print) -> dict:
+    """The speech chapter's frame classifier (the `paper` profile's 4 x 1024 net, batch 256, 26 x 40 inputs) on
+    synthetic frames: a DataLoader loop against the core (E = 1, E batched, E separate), side by side."""
+    from .frames import DeviceFrames
+    from .results import provenance, summarize
+    dev = resolve_device(device)
+    cfg = TrainConfig(**dict(SPEECH, sizes=tuple(sizes)))
+    rng = np.random.default_rng(0)
+    rows = rng.standard_normal((n_frames + 25, 40)).astype(np.float16)
+    centres = np.arange(20, n_frames + 20)
+    labels = rng.integers(0, cfg.sizes[-1], n_frames)
+    frames = DeviceFrames(rows, centres, labels, dev)
+    t0 = time.perf_counter()
+    out = {}
+
+    def measure(name, step, n_models):
+        if dev.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(dev)
+        secs = time_steps(step, dev, n_steps, repeats, warmup)
+        med = statistics.median(secs)
+        out[name] = {"s_per_step": summarize(secs), "median_ms": 1000 * med, "models": n_models,
+                     "examples_per_s": n_models * cfg.batch_size / med,
+                     "flop_per_s": flops_per_step(cfg, n_models) / med,
+                     "peak_mem_mb": torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None}
+        log(f"{name:<40} {1000 * med:8.3f} ms/step")
+
+    model = torch.nn.Sequential(*[m for a, b in zip(cfg.sizes[:-1], cfg.sizes[1:])
+                                  for m in (torch.nn.Linear(a, b), torch.nn.ReLU())][:-1]).to(dev)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+    loader = torch.utils.data.DataLoader(_WindowDataset(rows, centres, labels), batch_size=cfg.batch_size,
+                                         shuffle=True, drop_last=True)
+    it = iter(loader)
+
+    def reference():
+        nonlocal it
+        try:
+            xb, yb = next(it)
+        except StopIteration:
+            it = iter(loader)
+            xb, yb = next(it)
+        loss = torch.nn.functional.cross_entropy(model(xb.to(dev)), yb.to(dev))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    graph = dev.type == "cuda"
+    kind = "CUDA graph" if graph else "eager"
+    measure("reference loop (DataLoader, nn.Sequential)", reference, 1)
+    measure(f"core, {kind}, E=1", Trainer(cfg, [0], frames, use_cuda_graph=graph, progress=False).step_fn(), 1)
+    measure(f"core, {kind}, E={ensemble} batched",
+            Trainer(cfg, list(range(ensemble)), frames, use_cuda_graph=graph, progress=False).step_fn(), ensemble)
+    singles = [Trainer(cfg, [i], frames, use_cuda_graph=graph, progress=False).step_fn() for i in range(ensemble)]
+    measure(f"core, {kind}, {ensemble} separate models", lambda: [s() for s in singles], ensemble)
+    ref = out["reference loop (DataLoader, nn.Sequential)"]["median_ms"]
+    for r in out.values():
+        r["speedup_vs_reference_per_model"] = ref * r["models"] / r["median_ms"]
+    return {"benchmark": f"speech frame classifier {'-'.join(map(str, cfg.sizes))}, batch {cfg.batch_size}, "
+                         "26 x 40 context windows gathered per batch", "rows": out,
+            "config": {"n_steps": n_steps, "repeats": repeats, "warmup": warmup, "ensemble": ensemble,
+                       "n_frames": n_frames, "recipe": cfg.to_dict()},
+            "provenance": provenance(dev, time.perf_counter() - t0)}

@@ -25,7 +25,7 @@ fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 RES=$(mktemp -d)
 log() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$OUT/session.log"; }
-save() { for f in "$RES"/*/*.json results/bench/*.json results/bench-sweep/*.json; do
+save() { for f in "$RES"/*/*.json results/bench*/*.json; do
            [ -f "$f" ] || continue; d="$OUT/$(basename "$(dirname "$f")")"; mkdir -p "$d"; cp "$f" "$d/"; done; }
 step() {  # step SECONDS ARGS...: one reproduce command under a time limit
   local limit=$1; shift
@@ -37,6 +37,7 @@ step() {  # step SECONDS ARGS...: one reproduce command under a time limit
 log "profile $PROFILE on $($PY -c 'import torch; print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU")')"
 step 120 bench --record --repeats 5
 step 120 bench --sweep --record --repeats 3
+step 120 bench --speech --record --repeats 3
 step 300 run mnist --profile "$PROFILE" --results-dir "$RES"
 step 150 run omitted-digit --profile "$PROFILE" --results-dir "$RES"
 step 200 run temperature-sweep --profile "$PROFILE" --results-dir "$RES"

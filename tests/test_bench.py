@@ -35,3 +35,10 @@ def test_sweep_benchmark_runs_both_ways():
     rec = bench.sweep("cpu", widths=(8,), temperatures=2, seeds=1, n_steps=1, repeats=1, warmup=1, log=lambda m: None)
     row = rec["rows"]["8"]
     assert row["members"] == 2 and row["batched_ms"] > 0 and row["sequential_ms"] > 0 and row["speedup"] > 0
+
+
+def test_speech_benchmark_runs_every_row():
+    rec = bench.speech("cpu", sizes=(1040, 16, 7), n_frames=600, ensemble=2, n_steps=1, repeats=1, warmup=1,
+                       log=lambda m: None)
+    assert len(rec["rows"]) == 4 and all(r["median_ms"] > 0 for r in rec["rows"].values())
+    assert rec["rows"]["core, eager, E=2 batched"]["models"] == 2
