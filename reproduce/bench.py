@@ -37,18 +37,24 @@ class _JitterDataset(torch.utils.data.Dataset):
 
 
 def reference_step_fn(x_u8, y, cfg: TrainConfig, device) -> Callable[[], None]:
-    """One step of the reference loop per call (the DataLoader iterator restarts when exhausted)."""
-    layers = []
+    """One step of the reference loop on MNIST images jittered on the CPU."""
+    return _reference_step(_JitterDataset(x_u8, y, cfg.jitter), cfg, device)
+
+
+def _reference_step(dataset, cfg: TrainConfig, device) -> Callable[[], None]:
+    """One step of the reference loop per call over `dataset` (the DataLoader iterator restarts when exhausted):
+    nn.Sequential with cfg's dropout, torch.optim.SGD, max-norm by a Python loop over layers when cfg asks."""
+    layers = [torch.nn.Dropout(cfg.input_dropout)] if cfg.input_dropout else []
     sizes = cfg.sizes
-    layers.append(torch.nn.Dropout(cfg.input_dropout))
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(torch.nn.Linear(a, b))
         if i < len(sizes) - 2:
-            layers += [torch.nn.ReLU(), torch.nn.Dropout(cfg.hidden_dropout)]
+            layers.append(torch.nn.ReLU())
+            if cfg.hidden_dropout:
+                layers.append(torch.nn.Dropout(cfg.hidden_dropout))
     model = torch.nn.Sequential(*layers).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
-    loader = torch.utils.data.DataLoader(_JitterDataset(x_u8, y, cfg.jitter), batch_size=cfg.batch_size,
-                                         shuffle=True, drop_last=True)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size, shuffle=True, drop_last=True)
     it = iter(loader)
 
     def step():
@@ -63,11 +69,12 @@ def reference_step_fn(x_u8, y, cfg: TrainConfig, device) -> Callable[[], None]:
         opt.zero_grad()
         loss.backward()
         opt.step()
-        with torch.no_grad():
-            for m in model:
-                if isinstance(m, torch.nn.Linear):
-                    norms = m.weight.norm(dim=1, keepdim=True)
-                    m.weight.mul_(torch.clamp(cfg.max_norm / norms, max=1.0))
+        if cfg.max_norm:
+            with torch.no_grad():
+                for m in model:
+                    if isinstance(m, torch.nn.Linear):
+                        norms = m.weight.norm(dim=1, keepdim=True)
+                        m.weight.mul_(torch.clamp(cfg.max_norm / norms, max=1.0))
     return step
 
 
@@ -99,15 +106,14 @@ def flops_per_step(cfg: TrainConfig, n_models: int) -> float:
     return 3 * 2 * macs * cfg.batch_size * n_models
 
 
-def run(device: str = "auto", n_steps: int = 20, repeats: int = 5, warmup: int = 5, ensemble: int = 10,
-        log=print) -> dict:
-    from . import data
-    from .results import provenance, summarize
-    dev = resolve_device(device)
-    m = data.load_mnist()
-    cfg = TrainConfig(**TEACHER)
-    train = DeviceImages(m.train_x, m.train_y, dev)
-    t0 = time.perf_counter()
+REFERENCE = "reference loop (DataLoader, nn.Sequential)"
+
+
+def compare(reference: Callable[[], None], train, cfg: TrainConfig, ensemble: int, dev, n_steps: int, repeats: int,
+            warmup: int, log) -> dict:
+    """The rows every benchmark reports, side by side: the reference loop, the core eager (and graph-captured on
+    CUDA) for one model, E members batched, and E separate models; each with its speed-up per model."""
+    from .results import summarize
     rows = {}
 
     def measure(name, step, n_models):
@@ -121,18 +127,31 @@ def run(device: str = "auto", n_steps: int = 20, repeats: int = 5, warmup: int =
                       "peak_mem_mb": torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None}
         log(f"{name:<40} {1000 * med:8.3f} ms/step")
 
-    measure("reference loop (DataLoader, nn.Sequential)", reference_step_fn(m.train_x, m.train_y, cfg, dev), 1)
+    measure(REFERENCE, reference, 1)
     measure("core, eager, E=1", core_step_fn(train, cfg, 1, graph=False), 1)
-    if dev.type == "cuda":
-        measure("core, CUDA graph, E=1", core_step_fn(train, cfg, 1, graph=True), 1)
     graph = dev.type == "cuda"
+    if graph:
+        measure("core, CUDA graph, E=1", core_step_fn(train, cfg, 1, graph=True), 1)
     kind = "CUDA graph" if graph else "eager"
     measure(f"core, {kind}, E={ensemble} batched", core_step_fn(train, cfg, ensemble, graph=graph), ensemble)
     singles = [core_step_fn(train, cfg, 1, graph=graph) for _ in range(ensemble)]
     measure(f"core, {kind}, {ensemble} separate models", lambda: [s() for s in singles], ensemble)
-    ref = rows["reference loop (DataLoader, nn.Sequential)"]["median_ms"]
     for r in rows.values():
-        r["speedup_vs_reference_per_model"] = ref * r["models"] / r["median_ms"]
+        r["speedup_vs_reference_per_model"] = rows[REFERENCE]["median_ms"] * r["models"] / r["median_ms"]
+    return rows
+
+
+def run(device: str = "auto", n_steps: int = 20, repeats: int = 5, warmup: int = 5, ensemble: int = 10,
+        log=print) -> dict:
+    from . import data
+    from .results import provenance
+    dev = resolve_device(device)
+    m = data.load_mnist()
+    cfg = TrainConfig(**TEACHER)
+    train = DeviceImages(m.train_x, m.train_y, dev)
+    t0 = time.perf_counter()
+    rows = compare(reference_step_fn(m.train_x, m.train_y, cfg, dev), train, cfg, ensemble, dev, n_steps, repeats,
+                   warmup, log)
     rec = {"benchmark": "teacher 784-1200-1200-10, batch 100, dropout, jitter, max-norm", "rows": rows,
            "config": {"n_steps": n_steps, "repeats": repeats, "warmup": warmup, "ensemble": ensemble,
                       "recipe": cfg.to_dict()},
@@ -198,7 +217,7 @@ def speech(device: str = "auto", sizes=SPEECH["sizes"], n_frames: int = 50_000, 
     """The speech chapter's frame classifier (the `paper` profile's 4 x 1024 net, batch 256, 26 x 40 inputs) on
     synthetic frames: a DataLoader loop against the core (E = 1, E batched, E separate), side by side."""
     from .frames import DeviceFrames
-    from .results import provenance, summarize
+    from .results import provenance
     dev = resolve_device(device)
     cfg = TrainConfig(**dict(SPEECH, sizes=tuple(sizes)))
     rng = np.random.default_rng(0)
@@ -207,49 +226,8 @@ def speech(device: str = "auto", sizes=SPEECH["sizes"], n_frames: int = 50_000, 
     labels = rng.integers(0, cfg.sizes[-1], n_frames)
     frames = DeviceFrames(rows, centres, labels, dev)
     t0 = time.perf_counter()
-    out = {}
-
-    def measure(name, step, n_models):
-        if dev.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(dev)
-        secs = time_steps(step, dev, n_steps, repeats, warmup)
-        med = statistics.median(secs)
-        out[name] = {"s_per_step": summarize(secs), "median_ms": 1000 * med, "models": n_models,
-                     "examples_per_s": n_models * cfg.batch_size / med,
-                     "flop_per_s": flops_per_step(cfg, n_models) / med,
-                     "peak_mem_mb": torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None}
-        log(f"{name:<40} {1000 * med:8.3f} ms/step")
-
-    model = torch.nn.Sequential(*[m for a, b in zip(cfg.sizes[:-1], cfg.sizes[1:])
-                                  for m in (torch.nn.Linear(a, b), torch.nn.ReLU())][:-1]).to(dev)
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
-    loader = torch.utils.data.DataLoader(_WindowDataset(rows, centres, labels), batch_size=cfg.batch_size,
-                                         shuffle=True, drop_last=True)
-    it = iter(loader)
-
-    def reference():
-        nonlocal it
-        try:
-            xb, yb = next(it)
-        except StopIteration:
-            it = iter(loader)
-            xb, yb = next(it)
-        loss = torch.nn.functional.cross_entropy(model(xb.to(dev)), yb.to(dev))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    graph = dev.type == "cuda"
-    kind = "CUDA graph" if graph else "eager"
-    measure("reference loop (DataLoader, nn.Sequential)", reference, 1)
-    measure(f"core, {kind}, E=1", Trainer(cfg, [0], frames, use_cuda_graph=graph, progress=False).step_fn(), 1)
-    measure(f"core, {kind}, E={ensemble} batched",
-            Trainer(cfg, list(range(ensemble)), frames, use_cuda_graph=graph, progress=False).step_fn(), ensemble)
-    singles = [Trainer(cfg, [i], frames, use_cuda_graph=graph, progress=False).step_fn() for i in range(ensemble)]
-    measure(f"core, {kind}, {ensemble} separate models", lambda: [s() for s in singles], ensemble)
-    ref = out["reference loop (DataLoader, nn.Sequential)"]["median_ms"]
-    for r in out.values():
-        r["speedup_vs_reference_per_model"] = ref * r["models"] / r["median_ms"]
+    out = compare(_reference_step(_WindowDataset(rows, centres, labels), cfg, dev), frames, cfg, ensemble, dev,
+                  n_steps, repeats, warmup, log)
     return {"benchmark": f"speech frame classifier {'-'.join(map(str, cfg.sizes))}, batch {cfg.batch_size}, "
                          "26 x 40 context windows gathered per batch", "rows": out,
             "config": {"n_steps": n_steps, "repeats": repeats, "warmup": warmup, "ensemble": ensemble,

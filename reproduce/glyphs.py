@@ -160,8 +160,12 @@ def augment(masters, idx, generator, cfg: dict | None = None):
     w = u(B).view(B, 1, 1, 1) * c["blur_max"]
     x = (1 - w) * x + w * blur
     other = masters[torch.randint(0, masters.shape[0], (B,), device=dev, generator=generator)]
-    dx, dy = (int(v) for v in torch.randint(-12, 13, (2,), generator=generator, device=dev).tolist())
-    frag = torch.roll(other.unsqueeze(1).float().div(255.0), shifts=(dy, dx), dims=(2, 3))
+    # each image's fragment shifted by its own offset of up to 12 px, through the sampler: no host sync
+    move = (u(B, 2) * 2 - 1) * (24 / SIDE)
+    eye = torch.eye(2, device=dev).expand(B, 2, 2)
+    frag = F.grid_sample(other.unsqueeze(1).float().div(255.0),
+                         F.affine_grid(torch.cat([eye, move.unsqueeze(-1)], 2), list(x.shape), align_corners=False),
+                         align_corners=False)
     has = (u(B) < c["clutter_p"]).view(B, 1, 1, 1)
     x = torch.where(has, torch.maximum(x, c["clutter_alpha"] * frag), x)
     x = x + torch.randn(x.shape, device=dev, generator=generator) * (u(B).view(B, 1, 1, 1) * c["noise_max"])

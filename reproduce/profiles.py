@@ -73,28 +73,30 @@ TEMPERATURE_SWEEP = {
 _CORPUS = dict(seed=2015, language="en-us", words=[4, 12], snr_db=[0, 20], rate=[130, 220], pitch=[25, 75],
                val_fraction=0.05, test_variant_fraction=0.2)
 _FRAMES = dict(batch_size=256, lr=0.05, momentum=0.9, lr_schedule="cosine", warmup_epochs=0.5)
+_SOFT = dict(temperature=2.0, hard_weight=0.5)
+
+
+def _speech_roles(epochs: int, eval_every: int, small_epochs: int, small_eval_every: int) -> dict:
+    """The four recipes of the speech chapter: full-data baseline and distilled, 3% hard and soft targets."""
+    full, small = dict(_FRAMES, epochs=epochs, eval_every=eval_every), \
+        dict(_FRAMES, epochs=small_epochs, eval_every=small_eval_every)
+    return {"baseline": full, "distilled": dict(full, **_SOFT), "hard3": small, "soft3": dict(small, **_SOFT)}
+
+
 SPEECH = {
     "smoke": {"ensemble": 3, "distill_seeds": 1, "temperatures": [1, 2, 5, 10], "fraction": 0.1, "hidden": [128, 128],
               "corpus": dict(_CORPUS, train_speakers=8, test_speakers=3, utterances_per_speaker=12, test_utterances=6),
-              "baseline": dict(_FRAMES, epochs=3), "distilled": dict(_FRAMES, epochs=3, temperature=2.0, hard_weight=0.5),
-              "hard3": dict(_FRAMES, epochs=30, eval_every=3),
-              "soft3": dict(_FRAMES, epochs=30, eval_every=3, temperature=2.0, hard_weight=0.5)},
+              **_speech_roles(3, 1, 30, 3)},
     "quick": {"ensemble": 10, "distill_seeds": 2, "temperatures": [1, 2, 5, 10], "fraction": 0.03,
               "hidden": [256, 256, 256],
               "corpus": dict(_CORPUS, train_speakers=40, test_speakers=10, utterances_per_speaker=30,
                              test_utterances=20),
-              "baseline": dict(_FRAMES, epochs=12, eval_every=2),
-              "distilled": dict(_FRAMES, epochs=12, eval_every=2, temperature=2.0, hard_weight=0.5),
-              "hard3": dict(_FRAMES, epochs=400, eval_every=16),
-              "soft3": dict(_FRAMES, epochs=400, eval_every=16, temperature=2.0, hard_weight=0.5)},
+              **_speech_roles(12, 2, 400, 16)},
     "paper": {"ensemble": 10, "distill_seeds": 3, "temperatures": [1, 2, 5, 10], "fraction": 0.03,
               "hidden": [1024, 1024, 1024, 1024],
               "corpus": dict(_CORPUS, train_speakers=100, test_speakers=20, utterances_per_speaker=150,
                              test_utterances=40),
-              "baseline": dict(_FRAMES, epochs=12, eval_every=2),
-              "distilled": dict(_FRAMES, epochs=12, eval_every=2, temperature=2.0, hard_weight=0.5),
-              "hard3": dict(_FRAMES, epochs=400, eval_every=20),
-              "soft3": dict(_FRAMES, epochs=400, eval_every=20, temperature=2.0, hard_weight=0.5)},
+              **_speech_roles(12, 2, 400, 20)},
 }
 
 EXPERIMENTS = {"mnist": MNIST, "omitted-digit": OMITTED_DIGIT, "temperature-sweep": TEMPERATURE_SWEEP,

@@ -22,10 +22,9 @@ def confusion_clusters(probs: torch.Tensor, k: int, iters: int = 50, seed: int =
     assign = torch.zeros(pts.shape[0], dtype=torch.long, device=pts.device)
     for _ in range(iters):
         assign = torch.cdist(pts, centres).argmin(1)
-        for j in range(k):
-            members = pts[assign == j]
-            if len(members):
-                centres[j] = members.mean(0)
+        sums = torch.zeros_like(centres).index_add_(0, assign, pts)
+        counts = torch.bincount(assign, minlength=k).unsqueeze(1)
+        centres = torch.where(counts > 0, sums / counts.clamp_min(1), centres)  # an empty cluster keeps its centre
     return assign
 
 
@@ -40,7 +39,9 @@ def combine(p_general: torch.Tensor, specialists: list[tuple[torch.Tensor, torch
     bool). q_m is q over the specialist's classes plus the summed mass of every other class as its dustbin."""
     eps = 1e-12
     z = torch.log(p_general.clamp_min(eps)).clone().requires_grad_(True)
-    mass = 1 + sum(active.float() for _, _, active in specialists) if specialists else torch.ones(len(z))
+    mass = torch.ones(len(z), device=z.device)  # each row's total target mass: 1 + its active specialists
+    for _, _, active in specialists:
+        mass = mass + active.float()
     step = (lr / mass).unsqueeze(-1)
     for _ in range(steps):
         if z.grad is not None:

@@ -52,9 +52,9 @@ def test_labels_cover_every_frame_and_change_only_at_phoneme_events(synth):
     bounds, names = F.segments(u.phones, u.end, len(u.wav))
     n_frames = len(F.frame_starts(len(u.wav), synth.sample_rate))
     assert len(seg) == len(state) == n_frames and (seg >= 0).all() and (state >= 0).all() and (state < 3).all()
-    centres = F.frame_starts(len(u.wav), synth.sample_rate) + 275
+    centres = F.frame_starts(len(u.wav), synth.sample_rate) + int(round(F.WINDOW_S * synth.sample_rate)) // 2
     events = np.array([s for s, _ in u.phones] + [u.end])
-    hop = 220.5
+    hop = F.HOP_S * synth.sample_rate
     for k in np.nonzero(np.diff(seg))[0]:  # every change of phone lies on an espeak event within one frame
         between = events[(events > centres[k]) & (events <= centres[k + 1])]
         assert len(between) >= 1 and centres[k + 1] - between[0] < hop + 1

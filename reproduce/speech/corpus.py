@@ -104,8 +104,8 @@ def _speak(job: tuple[dict, Speaker]) -> dict:
         wav = F.add_noise(u.wav.astype(np.float32) / 32768.0, float(rng.uniform(*cfg["snr_db"])),
                           float(rng.uniform(0.0, 1.5)), rng)
         fe = F.log_mel(wav, synth.sample_rate, fbank)
-        seg, state = F.frame_labels(u.phones, u.end, len(u.wav), synth.sample_rate)
-        _, seg_names = F.segments(u.phones, u.end, len(u.wav))
+        bounds, seg_names = F.segments(u.phones, u.end, len(u.wav))
+        seg, state = F.label_frames(bounds, len(u.wav), synth.sample_rate)
         feats.append(fe)
         names.append(np.asarray(seg_names)[seg])
         states.append(state)

@@ -69,7 +69,11 @@ def segments(phones: list, end: int, n_samples: int) -> tuple[np.ndarray, list[s
 
 def frame_labels(phones: list, end: int, n_samples: int, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
     """For each frame, (index of its phone segment, its sub-state 0/1/2), from the frame's centre sample."""
-    bounds, _ = segments(phones, end, n_samples)
+    return label_frames(segments(phones, end, n_samples)[0], n_samples, sample_rate)
+
+
+def label_frames(bounds: np.ndarray, n_samples: int, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """frame_labels() from segment boundaries already computed by segments()."""
     centres = frame_starts(n_samples, sample_rate) + int(round(WINDOW_S * sample_rate)) // 2
     seg = np.searchsorted(bounds, centres, side="right") - 1
     seg = np.clip(seg, 0, len(bounds) - 2)
