@@ -16,38 +16,43 @@ import torch.nn.functional as F
 
 class BatchedCNN(torch.nn.Module):
     """E members, each: [conv3x3(c) - ReLU - conv3x3(c) - ReLU - maxpool2] per entry of `channels`, then a linear
-    layer to `hidden` units, ReLU, and a linear layer to `n_classes`. Initialization as PyTorch's defaults,
-    drawn per member from its own generator."""
+    layer to `hidden` units, ReLU, and a linear layer to `n_classes`. He-uniform weights (PyTorch's default
+    left a 4-conv net without normalization stuck at chance for epochs), zero biases; drawn per member from its
+    own generator."""
 
     def __init__(self, channels: Sequence[int], hidden: int, n_classes: int, side: int,
-                 generators: Sequence[torch.Generator], device: torch.device):
+                 generators: Sequence[torch.Generator], device: torch.device, in_channels: int = 1):
         super().__init__()
         self.E = E = len(generators)
         self.channels, self.hidden, self.n_classes, self.side = tuple(channels), hidden, n_classes, side
+        self.in_channels = in_channels
+        # added to the logits: 0 for a member's real outputs, -1e9 for the padding of members with fewer classes
+        # (finite, so that 0 * log q stays 0 in a soft-target loss)
+        self.register_buffer("out_mask", None)
         self.convs = torch.nn.ParameterList()
         self.conv_biases = torch.nn.ParameterList()
-        c_in = 1
+        c_in = in_channels
         for c in self.channels:
             for _ in range(2):
                 w = torch.empty(E, c, c_in, 3, 3, device=device)
                 b = torch.empty(E, c, device=device)
-                bound = 1.0 / math.sqrt(c_in * 9)
+                bound = math.sqrt(6.0 / (c_in * 9))  # He (Kaiming) uniform: keeps ReLU activations from fading
                 for e, g in enumerate(generators):
                     w[e].uniform_(-bound, bound, generator=g)
-                    b[e].uniform_(-bound, bound, generator=g)
+                    b[e].zero_()
                 self.convs.append(torch.nn.Parameter(w.reshape(E * c, c_in, 3, 3)))
                 self.conv_biases.append(torch.nn.Parameter(b.reshape(E * c)))
                 c_in = c
         feat = c_in * (side // 2 ** len(self.channels)) ** 2
         self.head = torch.nn.ParameterList()
         self.head_biases = torch.nn.ParameterList()
-        for fan_in, fan_out in ((feat, hidden), (hidden, n_classes)):
+        for fan_in, fan_out, gain in ((feat, hidden, 6.0), (hidden, n_classes, 1.0)):
             w = torch.empty(E, fan_in, fan_out, device=device)
             b = torch.empty(E, 1, fan_out, device=device)
-            bound = 1.0 / math.sqrt(fan_in)
+            bound = math.sqrt(gain / fan_in)
             for e, g in enumerate(generators):
                 w[e].uniform_(-bound, bound, generator=g)
-                b[e].uniform_(-bound, bound, generator=g)
+                b[e].zero_()
             self.head.append(torch.nn.Parameter(w))
             self.head_biases.append(torch.nn.Parameter(b))
 
@@ -65,11 +70,42 @@ class BatchedCNN(torch.nn.Module):
         """(E, B, 1, H, W) -> logits (E, B, n_classes)."""
         h = self.features(x)
         h = F.relu(torch.baddbmm(self.head_biases[0], h, self.head[0]))
-        return torch.baddbmm(self.head_biases[1], h, self.head[1])
+        z = torch.baddbmm(self.head_biases[1], h, self.head[1])
+        return z if self.out_mask is None else z + self.out_mask
+
+    @property
+    def n_models(self) -> int:
+        return self.E
+
+    @torch.no_grad()
+    def predict(self, data, chunk: int = 1024) -> torch.Tensor:
+        """Logits (E, N, n_classes) on all of `data` (image_sets.FixedImages), unaugmented."""
+        outs = []
+        for start in range(0, data.n, chunk):
+            idx = torch.arange(start, min(start + chunk, data.n), device=data.device)
+            x = data.batch(idx)
+            outs.append(self(x.unsqueeze(0).expand(self.E, *x.shape)))
+        return torch.cat(outs, dim=1)
+
+    def count_errors(self, data) -> torch.Tensor:
+        return (self.predict(data).argmax(-1) != data.labels).sum(-1)
+
+    @torch.no_grad()
+    def select(self, members: list[int]) -> "BatchedCNN":
+        """A new BatchedCNN of the given members (copies of their weights), e.g. one seed's generalist."""
+        dev = self.convs[0].device
+        out = BatchedCNN(self.channels, self.hidden, self.n_classes, self.side,
+                         [torch.Generator(device=dev) for _ in members], dev, self.in_channels)
+        idx = torch.as_tensor(members, device=dev)
+        for dst, src in zip(out.parameters(), self.parameters()):
+            dst.copy_(src.view(self.E, -1)[idx].view_as(dst))
+        if self.out_mask is not None:
+            out.out_mask = self.out_mask[idx]
+        return out
 
     def member(self, e: int) -> torch.nn.Sequential:
         """Member e as a plain nn.Sequential with copies of its weights (for tests and export)."""
-        layers, c_in = [], 1
+        layers, c_in = [], self.in_channels
         k = 0
         for c in self.channels:
             for j in range(2):

@@ -255,7 +255,7 @@ class Trainer:
             raise UserError(f"batch_size={self.B} is larger than the {self.n_train} training images")
         self.steps_per_epoch = self.n_train // self.B
         self.gens = member_generators(self.seeds, self.device)
-        self.model = BatchedMLP(cfg.sizes, self.gens, self.device)
+        self.model = self._build_model()
         self.bufs = [torch.zeros_like(p) for p in self.model.parameters()]
         self.lr_table, self.mom_table = schedules(cfg, self.steps_per_epoch, self.device)
         self.step = torch.zeros((), dtype=torch.int64, device=self.device)
@@ -265,25 +265,8 @@ class Trainer:
         self.arange_b = torch.arange(self.B, device=self.device)
         self.distill = cfg.temperature is not None
         if self.distill:
-            if teacher_logits is None:
-                raise ValueError("a distillation recipe needs teacher_logits (E or 1, N, C)")
-            # member e learns from teacher member e mod E_teacher (one teacher per student seed)
-            et = teacher_logits.shape[0]
-            self.teacher_logits = teacher_logits[torch.arange(self.E) % et].to(self.device)
-            temps = temperatures if temperatures is not None else [cfg.temperature] * self.E
-            self.temperature = torch.tensor([float(t) for t in temps], device=self.device)
-            if len(temps) != self.E or not bool((self.temperature > 0).all()):
-                raise UserError(f"temperatures must be {self.E} positive values, got {list(temps)}")
-            # per-member weight of the hard term: 1.0 makes a member a plain, undistilled reference
-            hws = hard_weights if hard_weights is not None else [cfg.hard_weight] * self.E
-            self.hard_weight = torch.tensor([float(a) for a in hws], device=self.device)
-            if len(hws) != self.E or not bool(((self.hard_weight >= 0) & (self.hard_weight <= 1)).all()):
-                raise UserError(f"hard_weights must be {self.E} values in [0, 1], got {list(hws)}")
-        h_sizes = cfg.sizes[1:-1]
-        # per-member random buffers, filled in place from each member's generator (no cat, graph-safe)
-        self._u_in = torch.empty(self.E, self.B, cfg.sizes[0], device=self.device)
-        self._u_hid = [torch.empty(self.E, self.B, h, device=self.device) for h in h_sizes]
-        self._off = torch.zeros(self.E, self.B, 2, dtype=torch.int64, device=self.device)
+            self._setup_distill(teacher_logits, temperatures, hard_weights)
+        self._alloc_randoms()
         if checkpoint_every_s is None:  # seconds between checkpoints; REPRODUCE_CHECKPOINT_EVERY_S=0: every epoch
             checkpoint_every_s = float(os.environ.get("REPRODUCE_CHECKPOINT_EVERY_S", "60"))
         self.fingerprint = config_fingerprint({"cfg": cfg.to_dict(), "seeds": self.seeds, "n": self.n_train,
@@ -294,7 +277,7 @@ class Trainer:
                                                "device": self.device.type, "code": CODE_DIGEST,
                                                # a resumed history must have the same curves
                                                **({"evals": {k: d.digest() for k, d in self.evals.items()}}
-                                                  if self.evals else {})})
+                                                  if self.evals else {}), **self._fingerprint_extra()})
         if checkpoint is None and checkpoint_dir is not None:
             checkpoint = Path(checkpoint_dir) / f"{name}-{self.fingerprint}.pt"
         self.checkpoint, self.checkpoint_every_s = checkpoint, checkpoint_every_s
@@ -302,6 +285,50 @@ class Trainer:
         self.use_cuda_graph = (use_cuda_graph and self.device.type == "cuda"
                                and os.environ.get("REPRODUCE_CUDA_GRAPH", "1") != "0")
         self._graph = None
+
+    # -- what a subclass (another model family, another data pipeline) replaces ----------------------------
+    def _build_model(self) -> torch.nn.Module:
+        return BatchedMLP(self.cfg.sizes, self.gens, self.device)
+
+    def _setup_distill(self, teacher_logits, temperatures, hard_weights):
+        cfg = self.cfg
+        if teacher_logits is None:
+            raise ValueError("a distillation recipe needs teacher_logits (E or 1, N, C)")
+        # member e learns from teacher member e mod E_teacher (one teacher per student seed)
+        et = teacher_logits.shape[0]
+        self.teacher_logits = teacher_logits[torch.arange(self.E) % et].to(self.device)
+        temps = temperatures if temperatures is not None else [cfg.temperature] * self.E
+        self.temperature = torch.tensor([float(t) for t in temps], device=self.device)
+        if len(temps) != self.E or not bool((self.temperature > 0).all()):
+            raise UserError(f"temperatures must be {self.E} positive values, got {list(temps)}")
+        # per-member weight of the hard term: 1.0 makes a member a plain, undistilled reference
+        hws = hard_weights if hard_weights is not None else [cfg.hard_weight] * self.E
+        self.hard_weight = torch.tensor([float(a) for a in hws], device=self.device)
+        if len(hws) != self.E or not bool(((self.hard_weight >= 0) & (self.hard_weight <= 1)).all()):
+            raise UserError(f"hard_weights must be {self.E} values in [0, 1], got {list(hws)}")
+
+    def _alloc_randoms(self):
+        cfg = self.cfg
+        h_sizes = cfg.sizes[1:-1]
+        # per-member random buffers, filled in place from each member's generator (no cat, graph-safe)
+        self._u_in = torch.empty(self.E, self.B, cfg.sizes[0], device=self.device)
+        self._u_hid = [torch.empty(self.E, self.B, h, device=self.device) for h in h_sizes]
+        self._off = torch.zeros(self.E, self.B, 2, dtype=torch.int64, device=self.device)
+
+    def _fingerprint_extra(self) -> dict:
+        return {}
+
+    def _on_eval(self, point: dict) -> None:
+        """Called with each evaluation point (a subclass may add to it or keep the best weights)."""
+
+    def _extra_state(self) -> list:
+        return []  # tensors a subclass needs back when resuming (saved with the checkpoint)
+
+    def _load_extra_state(self, tensors: list) -> None:
+        pass
+
+    def _finish(self) -> None:
+        """Called once training is complete, before the result is returned."""
 
     # -- one step: sample, augment, forward, loss, backward, SGD, max-norm ------------------------------
     def _draw(self):
@@ -436,7 +463,7 @@ class Trainer:
         return {"fingerprint": self.fingerprint, "epoch": epoch, "history": json.dumps(history),
                 "params": [p.detach().cpu() for p in self.model.parameters()],
                 "bufs": [b.cpu() for b in self.bufs], "step": int(self.step),
-                "gens": [g.get_state() for g in self.gens]}
+                "gens": [g.get_state() for g in self.gens], "extra": [t.detach().cpu() for t in self._extra_state()]}
 
     def _save(self, epoch: int, history: dict) -> None:
         if self.checkpoint is not None:
@@ -463,6 +490,7 @@ class Trainer:
             self.step.fill_(state["step"])
         for g, s in zip(self.gens, state["gens"]):
             g.set_state(s)
+        self._load_extra_state(state.get("extra", []))
         return int(state["epoch"]), {int(k): v for k, v in json.loads(state["history"]).items()}
 
     # -- the loop ---------------------------------------------------------------------------------------
@@ -483,6 +511,7 @@ class Trainer:
                     point["test_errors"] = self.model.count_errors(self.test).tolist()
                 for key, data in self.evals.items():
                     point[f"{key}_errors"] = self.model.count_errors(data).tolist()
+                self._on_eval(point)
                 history[done] = point
                 if hasattr(bar, "set_postfix"):
                     errs = point.get("test_errors")
@@ -495,6 +524,8 @@ class Trainer:
             if stop_after_epoch is not None and done >= stop_after_epoch:
                 self._save(done, history)
                 break
+        if max(history, default=0) >= self.cfg.epochs:
+            self._finish()
         return TrainResult(self.model, history, time.perf_counter() - t0, start_epoch)
 
 

@@ -99,8 +99,38 @@ SPEECH = {
               **_speech_roles(12, 2, 400, 20)},
 }
 
+# Section 5, specialists, on the glyph proxy for JFT (reproduce/glyphs.py) or CIFAR-100 / an ImageNet folder. A
+# small CNN generalist; specialists start from it and fine-tune on half their classes, half the rest, with early
+# stopping on a fixed validation draw of their own task (dustbin) or on the generalist's soft targets with a full
+# softmax and no early stopping (section 6's suggestion). `clusters` is k of the k-means; `overlap` lets a class
+# join every centre within (1 + overlap) x its nearest distance; `max_size` caps a specialist's classes.
+# `seeds` repeats the whole pipeline (generalist, clusters, specialists); each stage of all seeds is one model.
+_CNN = dict(sizes=(), batch_size=128, lr=0.1, momentum=0.9, lr_schedule="cosine", warmup_epochs=1)
+_SPEC = dict(_CNN, batch_size=64, lr=0.02, warmup_epochs=0)
+_SPEC_SOFT = dict(_SPEC, temperature=2.0, hard_weight=0.2)
+SPECIALISTS = {
+    "smoke": {"seeds": 2, "dataset": "glyphs", "glyph_ranges": "latin", "val_draws": 1, "test_draws": 2,
+              "arch": dict(channels=[8, 16], hidden=64), "clusters": 8, "overlap": 0.05, "max_size": 40,
+              "early_stop_images": 128, "combine_steps": 150,
+              "generalist": dict(_CNN, epochs=6, batch_size=64), "dustbin": dict(_SPEC, epochs=2, batch_size=32),
+              "soft": dict(_SPEC_SOFT, epochs=2, batch_size=32)},
+    "quick": {"seeds": 2, "dataset": "glyphs", "glyph_ranges": "all", "val_draws": 2, "test_draws": 3,
+              "arch": dict(channels=[16, 32], hidden=256), "clusters": 24, "overlap": 0.05, "max_size": 80,
+              "early_stop_images": 256, "combine_steps": 300,
+              "generalist": dict(_CNN, epochs=20, eval_every=2),
+              "dustbin": dict(_SPEC, batch_size=32, epochs=2, eval_every=1),
+              "soft": dict(_SPEC_SOFT, batch_size=32, epochs=2, eval_every=1)},
+    "paper": {"seeds": 3, "dataset": "glyphs", "glyph_ranges": "all", "val_draws": 4, "test_draws": 10,
+              "arch": dict(channels=[64, 128], hidden=512), "clusters": 48, "overlap": 0.05, "max_size": 100,
+              "early_stop_images": 1024, "combine_steps": 300,
+              "generalist": dict(_CNN, batch_size=256, epochs=60, eval_every=5),
+              "dustbin": dict(_SPEC, batch_size=128, epochs=8, eval_every=1),
+              "soft": dict(_SPEC_SOFT, batch_size=128, epochs=8, eval_every=1)},
+}
+
 EXPERIMENTS = {"mnist": MNIST, "omitted-digit": OMITTED_DIGIT, "temperature-sweep": TEMPERATURE_SWEEP,
-               "speech": SPEECH}
+               "speech": SPEECH, "specialists": SPECIALISTS}
+ARCH_KEYS = {"channels", "hidden"}
 
 
 def check_profile(profile: str) -> str:
@@ -148,7 +178,7 @@ def apply_overrides(recipes: dict, overrides: dict | list | None) -> dict:
             roles = [r for r in recipes if r not in top]
             raise UserError(f"override {key!r}: unknown role {role!r}; allowed: {', '.join(roles)} "
                             f"(or {', '.join(top)})")
-        fields = CORPUS_KEYS if role == "corpus" else train_fields
+        fields = CORPUS_KEYS if role == "corpus" else ARCH_KEYS if role == "arch" else train_fields
         if name not in fields:
             raise UserError(f"override {key!r}: unknown field {name!r}; allowed: {', '.join(sorted(fields))}")
         recipes[role][name] = value

@@ -1,31 +1,160 @@
-"""Section 5's machinery, independent of any dataset (groundwork for the specialists chapter, issue 6):
-clusters of confusable classes from the generalist's predictions, and the KL combination of a generalist with the
-specialists that cover a test case's likely classes.
+"""Section 5's machinery, independent of any dataset: clusters of confusable classes from the generalist's
+predictions, specialists' label spaces (their classes plus one dustbin) and starting weights, the prior correction
+of the dustbin, the KL combination of a generalist with the specialists that cover a test case's likely classes,
+and the paper's two tables (3: accuracy with and without specialists; 4: the change by number of covering
+specialists).
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
+MASKED = -1e9  # logit of an unused (padding) output of a specialist with fewer classes than the widest one
 
-def confusion_clusters(probs: torch.Tensor, k: int, iters: int = 50, seed: int = 0) -> torch.Tensor:
+
+def confusion_clusters(probs: torch.Tensor, k: int, passes: int = 10, seed: int = 0) -> torch.Tensor:
     """Cluster id of every class, (C,): k-means on the columns of the covariance matrix of the generalist's
     predicted probabilities (N, C) on held-out images. No true labels are used: classes the generalist often
     predicts together have similar columns (section 5.2)."""
-    if not 1 <= k <= probs.shape[1]:
-        raise ValueError(f"k={k} must be between 1 and the number of classes {probs.shape[1]}")
+    pts = covariance_columns(probs)
+    return torch.cdist(pts, kmeans(pts, k, passes, seed)).argmin(1)
+
+
+def covariance_columns(probs: torch.Tensor) -> torch.Tensor:
+    """One point per class (C, C): its column of the covariance of predicted probabilities, scaled to unit norm
+    (cosine geometry: how often a class is predicted does not matter, only with which others)."""
     p = probs - probs.mean(0, keepdim=True)
-    cov = p.T @ p / max(1, probs.shape[0] - 1)                 # (C, C)
-    cols = cov / cov.norm(dim=0, keepdim=True).clamp_min(1e-12)  # cosine geometry: scale of a class is irrelevant
-    pts = cols.T                                                # one point per class
-    g = torch.Generator(device="cpu").manual_seed(seed)
-    centres = pts[torch.randperm(pts.shape[0], generator=g)[:k].to(pts.device)].clone()
-    assign = torch.zeros(pts.shape[0], dtype=torch.long, device=pts.device)
-    for _ in range(iters):
-        assign = torch.cdist(pts, centres).argmin(1)
-        sums = torch.zeros_like(centres).index_add_(0, assign, pts)
-        counts = torch.bincount(assign, minlength=k).unsqueeze(1)
-        centres = torch.where(counts > 0, sums / counts.clamp_min(1), centres)  # an empty cluster keeps its centre
-    return assign
+    cov = p.T @ p / max(1, probs.shape[0] - 1)
+    return (cov / cov.norm(dim=0, keepdim=True).clamp_min(1e-12)).T
+
+
+def kmeans(pts: torch.Tensor, k: int, passes: int = 10, seed: int = 0) -> torch.Tensor:
+    """k centres of pts (n, d) by online k-means (MacQueen), as the paper used: points visited one at a time in a
+    random order, each moving its nearest centre towards it by 1 / (points that centre has taken), for `passes`
+    passes; centres start at k distinct random points. Runs on the CPU (n is the number of classes)."""
+    if not 1 <= k <= pts.shape[0]:
+        raise ValueError(f"k={k} must be between 1 and the number of classes {pts.shape[0]}")
+    x = pts.detach().to("cpu", torch.float64)
+    g = torch.Generator().manual_seed(seed)
+    centres = x[torch.randperm(x.shape[0], generator=g)[:k]].clone()
+    counts = torch.ones(k, dtype=torch.float64)
+    sq = (centres * centres).sum(1)
+    for _ in range(passes):
+        for i in torch.randperm(x.shape[0], generator=g).tolist():
+            j = int((sq - 2 * centres @ x[i]).argmin())  # nearest centre: |c|^2 - 2 c.x (|x|^2 is common)
+            counts[j] += 1
+            centres[j] += (x[i] - centres[j]) / counts[j]
+            sq[j] = centres[j] @ centres[j]
+    return centres.to(pts.device, pts.dtype)
+
+
+def specialist_subsets(probs: torch.Tensor, k: int, overlap: float = 0.0, min_size: int = 2,
+                       max_size: int | None = None, passes: int = 10, seed: int = 0) -> list[list[int]]:
+    """Class subsets for specialists from the generalist's predicted probabilities (N, C) on held-out images.
+
+    k-means on the covariance columns; a class joins its nearest centre and every centre within (1 + overlap)
+    times that distance, so subsets overlap as the paper allows. A cluster larger than max_size keeps the
+    max_size classes nearest its centre; clusters under min_size classes (nothing to tell apart) get no
+    specialist; identical subsets are kept once. Ordered by size, largest first."""
+    if overlap < 0:
+        raise ValueError(f"overlap={overlap} must be >= 0")
+    pts = covariance_columns(probs)
+    d = torch.cdist(pts, kmeans(pts, k, passes, seed))              # (C, k)
+    near = d <= d.min(1, keepdim=True).values * (1 + overlap) + 1e-9
+    out, seen = [], set()
+    for j in range(d.shape[1]):
+        members = torch.nonzero(near[:, j]).squeeze(1)
+        if max_size is not None and len(members) > max_size:
+            members = members[d[members, j].argsort()[:max_size]]
+        s = tuple(sorted(members.tolist()))
+        if len(s) >= min_size and s not in seen:
+            seen.add(s)
+            out.append(list(s))
+    return sorted(out, key=len, reverse=True)
+
+
+# ----------------------------------------------------------------------------------------------------
+# A specialist's label space: its classes at outputs 0..|S|-1, padding, and the dustbin as the LAST output
+# ----------------------------------------------------------------------------------------------------
+def label_maps(subsets: list[list[int]], n_classes: int, n_out: int) -> torch.Tensor:
+    """(E, C) long: specialist e's target for true class c (its position in S_e, else the dustbin n_out - 1)."""
+    m = torch.full((len(subsets), n_classes), n_out - 1, dtype=torch.long)
+    for e, s in enumerate(subsets):
+        m[e, s] = torch.arange(len(s))
+    return m
+
+
+def output_masks(subsets: list[list[int]], n_out: int) -> torch.Tensor:
+    """(E, n_out): 0 on each specialist's classes and dustbin, MASKED on its padding."""
+    m = torch.full((len(subsets), n_out), MASKED)
+    for e, s in enumerate(subsets):
+        m[e, : len(s)] = 0.0
+    m[:, -1] = 0.0
+    return m
+
+
+def dustbin_shift(fraction: float) -> float:
+    """The dustbin's logit correction for training on half special, half other images when the special classes
+    are `fraction` of the natural data: by Bayes, log(prior / training prior) per class, i.e. the special classes
+    were oversampled relative to the dustbin by (1 - f) / f. Equals the paper's log(oversampling factor) when
+    the oversampling is read relative to the dustbin."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction={fraction} must be in (0, 1)")
+    return math.log((1 - fraction) / fraction)
+
+
+def init_from_generalist(generalist, member: int, subsets: list[list[int]] | None):
+    """A function setting a BatchedCNN's E members to generalist member `member`'s weights: all layers copied;
+    with subsets, each specialist's output layer keeps the generalist's columns of its classes, and its dustbin
+    starts as the mean of the other columns, its bias raised by log(their number), roughly their log-sum-exp."""
+    def pick(t, c):  # member `member` of a batched parameter whose first axis is E * c
+        return t.detach().view(generalist.E, c, *t.shape[1:])[member]
+
+    def init(m):
+        E = m.E
+        for dst, src, db, sb, c in zip(m.convs, generalist.convs, m.conv_biases, generalist.conv_biases,
+                                       [c for c in generalist.channels for _ in range(2)]):
+            dst.copy_(pick(src, c).repeat(E, 1, 1, 1))
+            db.copy_(pick(sb, c).repeat(E))
+        m.head[0].copy_(generalist.head[0][member].expand_as(m.head[0]))
+        m.head_biases[0].copy_(generalist.head_biases[0][member].expand_as(m.head_biases[0]))
+        W, b = generalist.head[1][member].detach(), generalist.head_biases[1][member, 0].detach()
+        if subsets is None:
+            m.head[1].copy_(W.expand_as(m.head[1]))
+            m.head_biases[1].copy_(b.expand_as(m.head_biases[1]))
+            return
+        m.head[1].zero_()
+        m.head_biases[1].zero_()
+        for e, s in enumerate(subsets):
+            rest = torch.ones(W.shape[1], dtype=torch.bool, device=W.device)
+            rest[s] = False
+            m.head[1][e, :, : len(s)] = W[:, s]
+            m.head_biases[1][e, 0, : len(s)] = b[s]
+            m.head[1][e, :, -1] = W[:, rest].mean(1)
+            m.head_biases[1][e, 0, -1] = b[rest].mean() + math.log(int(rest.sum()))
+    return init
+
+
+def dustbin_probs(logits: torch.Tensor, subsets: list[list[int]], shifts: list[float]) -> list[torch.Tensor]:
+    """Each dustbin specialist's probabilities (N, |S| + 1) over its classes and its dustbin (last), after the
+    prior correction of the dustbin logit. logits: (E, N, n_out)."""
+    out = []
+    for e, s in enumerate(subsets):
+        z = torch.cat([logits[e, :, : len(s)], logits[e, :, -1:] + shifts[e]], 1)
+        out.append(torch.softmax(z, -1))
+    return out
+
+
+def full_softmax_probs(logits: torch.Tensor, subsets: list[list[int]]) -> list[torch.Tensor]:
+    """A full-softmax specialist's probabilities folded into the same shape: its classes, then the summed mass of
+    all other classes as the dustbin. logits: (E, N, C)."""
+    out = []
+    for e, s in enumerate(subsets):
+        p = torch.softmax(logits[e], -1)
+        inside = p[:, s]
+        out.append(torch.cat([inside, (1 - inside.sum(1, keepdim=True)).clamp_min(0)], 1))
+    return out
 
 
 def combine(p_general: torch.Tensor, specialists: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
@@ -57,3 +186,52 @@ def combine(p_general: torch.Tensor, specialists: list[tuple[torch.Tensor, torch
         with torch.no_grad():
             z -= step * z.grad
     return torch.softmax(z.detach(), -1)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Inference over a test set, and the paper's tables
+# ----------------------------------------------------------------------------------------------------
+def evaluate(p_general: torch.Tensor, labels: torch.Tensor, subsets: list[list[int]], probs: list[torch.Tensor],
+             steps: int = 300, chunk: int = 8192) -> dict:
+    """Section 5.4 on every test image: the generalist's top-1 class k (n = 1), the active specialists (S_m
+    contains k), q from combine(); then Table 3 and Table 4.
+
+    covering(i) = the number of ACTIVE specialists whose classes contain image i's true class (Table 4's rows).
+    Conditional test accuracy (the paper does not define it; ours): top-1 accuracy over the test images with at
+    least one covering specialist, i.e. those on which the specialists can make a difference to a correct answer.
+    """
+    N, C = p_general.shape
+    dev = p_general.device
+    member = torch.zeros(C, len(subsets), dtype=torch.bool, device=dev)
+    for e, s in enumerate(subsets):
+        member[s, e] = True
+    top1 = p_general.argmax(1)
+    active = member[top1]                                        # (N, E)
+    covering = (active & member[labels]).sum(1)
+    final = top1.clone()
+    rows = torch.nonzero(active.any(1)).squeeze(1)
+    for start in range(0, len(rows), chunk):
+        r = rows[start:start + chunk]
+        used = torch.nonzero(active[r].any(0)).squeeze(1).tolist()
+        specs = [(torch.as_tensor(subsets[e], device=dev), probs[e][r], active[r, e]) for e in used]
+        final[r] = combine(p_general[r], specs, steps=steps).argmax(1)
+    gen_ok, comb_ok = top1 == labels, final == labels
+    cond = covering >= 1
+    def acc(ok, m=None):  # from integer counts, so that 30 of 50 reads 60.0 exactly
+        ok = ok if m is None else ok[m]
+        return 100 * int(ok.sum()) / len(ok) if len(ok) else float("nan")
+    table3 = {"test_acc_generalist": acc(gen_ok), "test_acc_combined": acc(comb_ok),
+              "conditional_acc_generalist": acc(gen_ok, cond), "conditional_acc_combined": acc(comb_ok, cond),
+              "conditional_images": int(cond.sum()), "images": N,
+              "images_with_active_specialist": int(active.any(1).sum())}
+    table3["relative_top1_gain_pct"] = 100 * (table3["test_acc_combined"] - table3["test_acc_generalist"]) /         table3["test_acc_generalist"]
+    table4 = []
+    for lo, hi, name in [(i, i, str(i)) for i in range(10)] + [(10, 10 ** 9, "10 or more")]:
+        m = (covering >= lo) & (covering <= hi)
+        n = int(m.sum())
+        if n == 0 and lo > 0:
+            continue
+        base, new = int(gen_ok[m].sum()), int(comb_ok[m].sum())
+        table4.append({"covering": name, "images": n, "generalist_correct": base, "delta_correct": new - base,
+                       "relative_change_pct": 100 * (new - base) / base if base else float("nan")})
+    return {"table3": table3, "table4": table4}

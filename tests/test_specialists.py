@@ -53,3 +53,103 @@ def test_clusters_recover_blocks_of_confusable_classes():
     assign = confusion_clusters(torch.stack(rows), 3, seed=1)
     groups = {tuple(sorted((assign == j).nonzero().flatten().tolist())) for j in range(3)}
     assert groups == {tuple(b) for b in blocks}
+
+
+# ----------------------------------------------------------------------------------------------------
+# Specialists' label spaces, prior correction and starting weights
+# ----------------------------------------------------------------------------------------------------
+from reproduce import specialists as S  # noqa: E402
+
+
+def _blocky(blocks, n_classes, n=800, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    rows = []
+    for _ in range(n):
+        b = blocks[int(torch.randint(0, len(blocks), (1,), generator=g))]
+        p = torch.full((n_classes,), 1e-3)
+        w = torch.rand(len(b), generator=g) ** 3
+        p[b] = w / w.sum()
+        rows.append(p / p.sum())
+    return torch.stack(rows)
+
+
+def test_subsets_drop_singletons_cap_sizes_and_overlap_only_when_asked():
+    blocks = [[0, 1, 2, 3, 4, 5], [6, 7], [8], [9, 10, 11]]
+    p = _blocky(blocks, 12)
+    plain = S.specialist_subsets(p, 4, overlap=0.0, seed=1)
+    assert sorted(map(tuple, plain)) == sorted(tuple(b) for b in blocks if len(b) >= 2)  # {8} gets no specialist
+    capped = S.specialist_subsets(p, 4, overlap=0.0, max_size=3, seed=1)
+    assert max(map(len, capped)) == 3 and all(set(s) <= set(blocks[0]) or s in blocks for s in capped)
+    wide = S.specialist_subsets(p, 4, overlap=10.0, seed=1)  # every centre "nearly as close": subsets overlap
+    assert sum(map(len, wide)) > sum(map(len, plain))
+
+
+def test_label_maps_and_masks_put_the_dustbin_last():
+    subsets = [[2, 5], [0, 1, 3]]
+    m = S.label_maps(subsets, 6, 4)
+    assert m.tolist() == [[3, 3, 0, 3, 3, 1], [0, 1, 3, 2, 3, 3]]
+    mask = S.output_masks(subsets, 4)
+    assert mask[0].tolist() == [0.0, 0.0, S.MASKED, 0.0] and mask[1].tolist() == [0.0, 0.0, 0.0, 0.0]
+
+
+def test_the_dustbin_shift_undoes_half_and_half_sampling_exactly():
+    """A specialist that learned the posterior under 50/50 sampling, shifted, gives the natural posterior."""
+    g = torch.Generator().manual_seed(5)
+    prior = torch.rand(10, generator=g)
+    prior /= prior.sum()
+    lik = torch.rand(7, 10, generator=g)  # p(x | c) for 7 inputs
+    post = lik * prior
+    post /= post.sum(1, keepdim=True)
+    s = [1, 4, 6]
+    rest = [c for c in range(10) if c not in s]
+    f = float(prior[s].sum())
+    train_prior = prior.clone()
+    train_prior[s] *= 0.5 / f
+    train_prior[rest] *= 0.5 / (1 - f)
+    z_train = torch.log(lik * train_prior)  # logits of the biased-sampling posterior (up to a constant per row)
+    logits = torch.cat([z_train[:, s], torch.logsumexp(z_train[:, rest], 1, keepdim=True)], 1)
+    probs = S.dustbin_probs(logits.unsqueeze(0), [s], [S.dustbin_shift(f)])[0]
+    want = torch.cat([post[:, s], post[:, rest].sum(1, keepdim=True)], 1)
+    assert torch.allclose(probs, want, atol=1e-6)
+    assert abs(S.dustbin_shift(0.1) - 2.1972245773362196) < 1e-12  # log 9
+
+
+def test_specialists_start_as_the_generalist_on_their_classes():
+    from reproduce.cnn import BatchedCNN
+    from reproduce.core import member_generators
+    cpu = torch.device("cpu")
+    gen = BatchedCNN((4, 8), 16, 9, 16, member_generators([1, 2], cpu), cpu)
+    subsets = [[0, 3, 7], [5, 6]]
+    spec = BatchedCNN((4, 8), 16, 4, 16, member_generators([3, 4], cpu), cpu)
+    with torch.no_grad():
+        S.init_from_generalist(gen, 1, subsets)(spec)
+    x = torch.rand(6, 1, 16, 16)
+    zg = gen(x.expand(2, *x.shape))[1]
+    zs = spec(x.expand(2, *x.shape))
+    assert torch.allclose(zs[0, :, :3], zg[:, subsets[0]], atol=1e-5)
+    assert torch.allclose(zs[1, :, :2], zg[:, subsets[1]], atol=1e-5)
+    full = BatchedCNN((4, 8), 16, 9, 16, member_generators([5], cpu), cpu)
+    with torch.no_grad():
+        S.init_from_generalist(gen, 1, None)(full)
+    assert torch.allclose(full(x.unsqueeze(0))[0], zg, atol=1e-5)
+
+
+def test_evaluate_counts_coverage_and_credits_a_good_specialist():
+    """A generalist that confuses 0 and 1 (40/60 whatever the truth) and a specialist over {0, 1} that knows the
+    answer: the combination fixes the images whose truth is 0; Table 4's rows add up to the test set."""
+    n = 40
+    labels = torch.tensor([0, 1] * (n // 2) + [2] * 10)
+    pg = torch.full((len(labels), 4), 0.02)
+    pg[: n, 0], pg[: n, 1] = 0.38, 0.58
+    pg[n:, 2] = 0.94
+    pm = torch.zeros(len(labels), 3)
+    pm[torch.arange(n), labels[:n]] = 0.97
+    pm[:n] += 0.01
+    pm[n:, 2] = 1.0
+    out = S.evaluate(pg, labels, [[0, 1]], [pm], steps=300)
+    t3, t4 = out["table3"], out["table4"]
+    assert t3["test_acc_generalist"] == 100 * 30 / 50 and t3["test_acc_combined"] == 100.0
+    assert t3["conditional_images"] == n and t3["conditional_acc_generalist"] == 50.0
+    assert sum(r["images"] for r in t4) == 50
+    row1 = next(r for r in t4 if r["covering"] == "1")
+    assert row1["images"] == n and row1["delta_correct"] == n // 2

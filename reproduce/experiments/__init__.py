@@ -7,7 +7,7 @@ from ..errors import UserError
 
 REGISTRY = {"mnist": "reproduce.experiments.mnist", "omitted-digit": "reproduce.experiments.omitted_digit",
             "temperature-sweep": "reproduce.experiments.temperature_sweep",
-            "speech": "reproduce.experiments.speech"}
+            "speech": "reproduce.experiments.speech", "specialists": "reproduce.experiments.specialists"}
 
 
 def get(name: str):

@@ -1,0 +1,251 @@
+"""Tables, figures and verdicts of the specialists chapter (section 5: Tables 2, 3 and 4 in kind)."""
+from __future__ import annotations
+
+from . import paper
+from .report import fmt
+
+MIN_CLASSES, MIN_SPECIALISTS = 1000, 30  # the issue's bar for the `paper` profile
+MIN_ROW_IMAGES = 50  # Table 4 rows with fewer test images are too noisy to count towards the trend
+
+VERDICT_RULE = (
+    "Judged on the `paper`-profile run only, on the relative claims, since glyphs are not JFT: the specialists are "
+    f"*reproduced* when the label space has at least {MIN_CLASSES:,} classes, at least {MIN_SPECIALISTS} "
+    "specialists are trained, the combined system's top-1 accuracy improves on the generalist's (mean relative "
+    f"change over seeds > 0; paper: +{paper.paper('jft.relative_top1_gain_pct')}%) and, as in Table 4, the "
+    "improvement grows with the number of specialists covering the correct class (a positive Spearman correlation "
+    f"between that number, from 1 up, and the relative change, over rows of Table 4 with at least {MIN_ROW_IMAGES} "
+    "test images, pooled over seeds).")
+
+VARIANTS = {"dustbin": "+ dustbin specialists (early stopped)",
+            "soft": "+ full-softmax soft-target specialists (no early stopping)"}
+
+
+def card(record: dict):
+    import pandas as pd
+    r = record["results"]
+    c = r["card"]
+    cfg = record["config"]
+    items = [("dataset", record["data_source"]), ("classes", f"{c['classes']:,}")]
+    if cfg["dataset"] == "glyphs":
+        items += [("code points merged into another class (identical in every face)", f"{c['merged_code_points']}"),
+                  ("training faces", ", ".join(c["train_faces"])),
+                  ("held-out test faces", ", ".join(c["test_faces"])),
+                  ("training masters (augmented anew at every step)", f"{c['train_masters']:,}"),
+                  ("validation / test images (fixed augmented draws)", f"{c['val_images']:,} / {c['test_images']:,}")]
+    else:
+        items += [("training / validation / test images", f"{c['train_images']:,} / {c['val_images']:,} / "
+                                                          f"{c['test_images']:,}")]
+    a = cfg["arch"]
+    convs = " - ".join(f"2 x conv3x3({ch}) - pool" for ch in a["channels"])
+    items += [("network (generalist and each specialist)", f"{convs} - fc({a['hidden']}) - classes"),
+              ("specialists per seed", ", ".join(str(s["n_specialists"]) for s in r["per_seed"])),
+              ("classes per specialist (seed 0)", f"{min(r['per_seed'][0]['sizes'])} to "
+                                                  f"{max(r['per_seed'][0]['sizes'])} (+ dustbin)"),
+              ("seeds (whole pipeline repeated)", str(cfg["seeds"]))]
+    return pd.DataFrame(items, columns=["", "value"]).set_index("")
+
+
+def _masters(record: dict):
+    """One training master per class (the first face that draws it), for pictures of the clusters."""
+    import numpy as np
+
+    from . import glyphs, image_sets
+    g = glyphs.build(ranges=image_sets.GLYPH_RANGES[record["config"]["glyph_ranges"]])
+    first = {}
+    for i in np.nonzero(~g.test_face[g.face])[0]:
+        first.setdefault(int(g.label[i]), g.masters[i])
+    return first
+
+
+def plot_clusters(record: dict, n_clusters: int = 8, per_cluster: int = 14, seed: int = 0):
+    """Table 2 in kind: a few of the clusters found from the generalist's confusions (no labels used), each row one
+    specialist's classes drawn in a training face. Glyph runs only (other datasets list class names)."""
+    import matplotlib.pyplot as plt
+    r = record["results"]
+    subsets = r["per_seed"][seed]["subsets"]
+    # the smallest clusters are the most confusable groups; show a spread of sizes
+    pick = sorted(range(len(subsets)), key=lambda j: len(subsets[j]))
+    step = max(1, len(pick) // n_clusters)
+    pick = pick[::step][:n_clusters]
+    masters = _masters(record) if record["config"]["dataset"] == "glyphs" else None
+    fig, axes = plt.subplots(len(pick), per_cluster, figsize=(per_cluster * 0.55, len(pick) * 0.62))
+    axes = axes.reshape(len(pick), per_cluster)
+    for row, j in zip(axes, pick):
+        classes = subsets[j]
+        for k, ax in enumerate(row):
+            ax.set_axis_off()
+            if k < len(classes):
+                if masters is not None:
+                    ax.imshow(masters[classes[k]], cmap="gray_r", vmin=0, vmax=255)
+                else:
+                    ax.text(0.5, 0.5, r["classes"][classes[k]][:10], ha="center", va="center", fontsize=6)
+        row[0].set_title(f"{len(classes)} classes", fontsize=7, loc="left", x=0.0, y=0.95)
+    fig.suptitle(f"clusters of the generalist's confusions (seed {seed}): one specialist per row", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def table3(this_run: dict, records: dict):
+    """Conditional and top-1 test accuracy, generalist and with specialists; paper beside recorded runs."""
+    import pandas as pd
+    paper_cells = {"generalist": (paper.paper("jft.baseline_conditional_acc"), paper.paper("jft.baseline_top1")),
+                   VARIANTS["dustbin"]: (paper.paper("jft.specialists_conditional_acc"),
+                                         paper.paper("jft.specialists_top1")),
+                   VARIANTS["soft"]: None}
+
+    def cells(rec):
+        s = rec["results"]["summary"]
+        out = {"generalist": (s["generalist"]["conditional_acc_generalist"], s["generalist"]["test_acc_generalist"])}
+        for v, label in VARIANTS.items():
+            out[label] = (s[v]["conditional_acc_combined"], s[v]["test_acc_combined"])
+        return out
+    rows = []
+    for label, pc in paper_cells.items():
+        row = {"system": label, "paper (JFT): conditional / top-1": f"{pc[0]} / {pc[1]}" if pc else "not reported"}
+        for name, rec in (("recorded `paper`", records.get("paper")), ("recorded `quick`", records.get("quick")),
+                          (f"this run (`{this_run['profile']}`)", this_run)):
+            row[f"{name}: conditional / top-1"] = (f"{fmt(cells(rec)[label][0], 2)} / {fmt(cells(rec)[label][1], 2)}"
+                                                    if rec else "not yet run")
+        rows.append(row)
+    gains = {"system": "relative top-1 change", "paper (JFT): conditional / top-1":
+             f"+{paper.paper('jft.relative_top1_gain_pct')}%"}
+    for name, rec in (("recorded `paper`", records.get("paper")), ("recorded `quick`", records.get("quick")),
+                      (f"this run (`{this_run['profile']}`)", this_run)):
+        gains[f"{name}: conditional / top-1"] = (
+            " / ".join(f"{fmt(rec['results']['summary'][v]['relative_top1_gain_pct'], 2)}% ({v})" for v in VARIANTS)
+            if rec else "not yet run")
+    rows.append(gains)
+    return pd.DataFrame(rows).set_index("system")
+
+
+def table4(record: dict):
+    """Change in top-1 correct by the number of active specialists covering the correct class, pooled over seeds."""
+    import pandas as pd
+    s = record["results"]["summary"]
+    paper_rows = {k: (n, d, rel) for k, n, d, rel in paper.JFT_COVERAGE_TABLE}
+    rows = []
+    keys = [r["covering"] for r in s["dustbin"]["table4_pooled"]]
+    soft = {r["covering"]: r for r in s["soft"]["table4_pooled"]}
+    for row in s["dustbin"]["table4_pooled"]:
+        k = row["covering"]
+        p = paper_rows.get(k)
+        rows.append({"covering specialists": k, "test images": row["images"],
+                     "dustbin: change in correct": f"{row['delta_correct']:+d}",
+                     "dustbin: relative": f"{row['relative_change_pct']:+.1f}%",
+                     "soft: change in correct": f"{soft[k]['delta_correct']:+d}" if k in soft else "—",
+                     "soft: relative": f"{soft[k]['relative_change_pct']:+.1f}%" if k in soft else "—",
+                     "paper: images / change / relative": f"{p[0]:,} / {p[1]:+,} / {p[2]:+.1f}%" if p else "—"})
+    del keys
+    return pd.DataFrame(rows).set_index("covering specialists")
+
+
+def plot_table4(record: dict):
+    """Table 4 as a plot: relative change in top-1 correct against the number of covering specialists."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    s = record["results"]["summary"]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    order = [str(i) for i in range(10)] + ["10 or more"]
+    px = [order.index(k) for k, *_ in paper.JFT_COVERAGE_TABLE]
+    ax.plot(px, [rel for *_, rel in paper.JFT_COVERAGE_TABLE], "k--o", ms=4, label="paper (JFT, 61 specialists)")
+    for i, (v, color) in enumerate((("dustbin", "C0"), ("soft", "C2"))):
+        rows = [r for r in s[v]["table4_pooled"] if r["images"] >= MIN_ROW_IMAGES]
+        x = np.array([order.index(r["covering"]) for r in rows]) + (i - 0.5) * 0.25
+        ax.bar(x, [r["relative_change_pct"] for r in rows], width=0.25, color=color, alpha=0.8,
+               label=VARIANTS[v].lstrip("+ "))
+        for xi, r in zip(x, rows):
+            ax.text(xi, 0, f"{r['images']:,}", rotation=90, fontsize=6, ha="center", va="bottom", color="k")
+    ax.axhline(0, color="gray", lw=0.8)
+    ax.set_xticks(range(len(order)))
+    ax.set_xticklabels(order, fontsize=8)
+    ax.set_xlabel("active specialists covering the correct class")
+    ax.set_ylabel("relative change in top-1 correct (%)")
+    ax.set_title(f"Table 4 ({record['profile']} run, pooled over seeds; numbers: test images per row)", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_generalist(record: dict):
+    import matplotlib.pyplot as plt
+    import numpy as np
+    g = record["results"]["generalist"]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    curves = np.array(g["test_acc_curve"])
+    for r, c in enumerate(curves):
+        ax.plot(g["epochs"], c, color="C0", alpha=0.6, label="generalist, one line per seed" if r == 0 else None)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test top-1 accuracy (%)")
+    ax.set_title("the generalist's learning curve (test faces)", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def spearman(x, y) -> float:
+    """Spearman's rank correlation (average ranks for ties); nan when either side is constant."""
+    import numpy as np
+
+    def ranks(v):
+        v = np.asarray(v, float)
+        order = v.argsort(kind="stable")
+        r = np.empty(len(v))
+        r[order] = np.arange(len(v))
+        for val in np.unique(v):  # ties share their mean rank
+            r[v == val] = r[v == val].mean()
+        return r
+    a, b = ranks(x), ranks(y)
+    if a.std() == 0 or b.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def claims(record: dict) -> dict:
+    r = record["results"]
+    s = r["summary"]
+    rows = [row for row in s["dustbin"]["table4_pooled"] if row["covering"] != "0" and row["images"] >= MIN_ROW_IMAGES]
+    order = [str(i) for i in range(10)] + ["10 or more"]
+    rho = float("nan")
+    if len(rows) >= 3:
+        rho = spearman([order.index(x["covering"]) for x in rows], [x["relative_change_pct"] for x in rows])
+    gain = s["dustbin"]["relative_top1_gain_pct"]["mean"]
+    n_spec = s["n_specialists"]["min"]
+    classes = r["card"]["classes"]
+    ok = classes >= MIN_CLASSES and n_spec >= MIN_SPECIALISTS and gain > 0 and rho > 0
+    return {"gain": gain, "soft_gain": s["soft"]["relative_top1_gain_pct"]["mean"], "rho": rho,
+            "n_specialists": n_spec, "classes": classes, "reproduced": ok}
+
+
+def verdict_text(records: dict, this_run: dict) -> str:
+    lines = []
+    if records.get("paper") is None:
+        lines.append("**No `paper`-profile run is recorded yet** (it needs a GPU: `reproduce run specialists "
+                     "--profile paper`), so nothing is judged reproduced here.")
+    for name, rec in (("the recorded `paper` run", records.get("paper")), ("the recorded `quick` run",
+                                                                         records.get("quick")), ("this run", this_run)):
+        if rec is None:
+            continue
+        c = claims(rec)
+        judged = name.endswith("`paper` run")
+        word = f": **{'reproduced' if c['reproduced'] else 'not reproduced'}**" if judged else ""
+        lines.append(
+            f"In {name} (`{rec['profile']}`, {c['classes']:,} classes, at least {c['n_specialists']:g} specialists "
+            f"per seed), dustbin specialists change the top-1 accuracy by {c['gain']:+.2f}% relative (mean over "
+            f"seeds), full-softmax soft-target specialists by {c['soft_gain']:+.2f}%; the Spearman correlation between "
+            f"covering specialists and relative change is {c['rho']:+.2f}{word}.")
+    return "\n\n".join(lines)
+
+
+def per_seed_table(record: dict):
+    import pandas as pd
+    rows = []
+    for s in record["results"]["per_seed"]:
+        for v in ("dustbin", "soft"):
+            t = s[v]["table3"]
+            rows.append({"seed": s["seed"], "variant": v, "specialists": s["n_specialists"],
+                         "generalist top-1 (%)": t["test_acc_generalist"], "combined top-1 (%)": t["test_acc_combined"],
+                         "relative change (%)": t["relative_top1_gain_pct"],
+                         "conditional, generalist (%)": t["conditional_acc_generalist"],
+                         "conditional, combined (%)": t["conditional_acc_combined"],
+                         "conditional images": t["conditional_images"], "wall (s)": s[v]["wall_s"]})
+    return pd.DataFrame(rows)
