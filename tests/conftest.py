@@ -22,6 +22,7 @@ def data_dir(tmp_path, monkeypatch):
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 EXPERIMENT_OF = {"01_mnist": "mnist", "02_omitted_digit": "omitted-digit", "03_temperature": "temperature-sweep", "04_speech": "speech",
+                 "05_specialists": "specialists",
                  "98_performance": None,
                  "99_scorecard": None}
 
