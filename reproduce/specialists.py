@@ -30,22 +30,23 @@ def covariance_columns(probs: torch.Tensor) -> torch.Tensor:
 
 
 def kmeans(pts: torch.Tensor, k: int, passes: int = 10, seed: int = 0) -> torch.Tensor:
-    """k centres of pts (n, d) by online k-means (MacQueen), as the paper used: points visited one at a time in a
-    random order, each moving its nearest centre towards it by 1 / (points that centre has taken), for `passes`
-    passes; centres start at k distinct random points. Runs on the CPU (n is the number of classes)."""
+    """k unit-norm centres of the unit vectors pts (n, d) by online spherical k-means (MacQueen's sequential
+    k-means in cosine geometry): points visited one at a time in a random order, each joining the centre it is most
+    similar to, whose direction becomes the mean direction of the points it has taken; `passes` passes; centres
+    start at k distinct random points. Plain Euclidean k-means fails on these points: the columns of classes the
+    generalist never confuses are nearly orthogonal, and the short mean of many of them is nearer to every such
+    point than any single one, so one giant cluster swallows them all. Runs on the CPU (n = the number of classes)."""
     if not 1 <= k <= pts.shape[0]:
         raise ValueError(f"k={k} must be between 1 and the number of classes {pts.shape[0]}")
     x = pts.detach().to("cpu", torch.float64)
     g = torch.Generator().manual_seed(seed)
-    centres = x[torch.randperm(x.shape[0], generator=g)[:k]].clone()
-    counts = torch.ones(k, dtype=torch.float64)
-    sq = (centres * centres).sum(1)
+    sums = x[torch.randperm(x.shape[0], generator=g)[:k]].clone()
+    centres = sums / sums.norm(dim=1, keepdim=True).clamp_min(1e-12)
     for _ in range(passes):
         for i in torch.randperm(x.shape[0], generator=g).tolist():
-            j = int((sq - 2 * centres @ x[i]).argmin())  # nearest centre: |c|^2 - 2 c.x (|x|^2 is common)
-            counts[j] += 1
-            centres[j] += (x[i] - centres[j]) / counts[j]
-            sq[j] = centres[j] @ centres[j]
+            j = int((centres @ x[i]).argmax())
+            sums[j] += x[i]
+            centres[j] = sums[j] / sums[j].norm().clamp_min(1e-12)
     return centres.to(pts.device, pts.dtype)
 
 
