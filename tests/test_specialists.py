@@ -153,3 +153,14 @@ def test_evaluate_counts_coverage_and_credits_a_good_specialist():
     assert sum(r["images"] for r in t4) == 50
     row1 = next(r for r in t4 if r["covering"] == "1")
     assert row1["images"] == n and row1["delta_correct"] == n // 2
+
+
+def test_classes_never_confused_do_not_collapse_into_one_giant_cluster():
+    """45 classes the generalist always gets right (nearly orthogonal columns) beside 5 confusable triples: the
+    triples stay together and no cluster takes most of the classes (Euclidean k-means put them all in one)."""
+    blocks = [[3 * i, 3 * i + 1, 3 * i + 2] for i in range(5)] + [[c] for c in range(15, 60)]
+    p = _blocky(blocks, 60, n=3000, seed=2)
+    assign = S.confusion_clusters(p, 10, seed=0)
+    for b in blocks[:5]:
+        assert len(set(assign[b].tolist())) == 1
+    assert torch.bincount(assign, minlength=10).max() <= 25  # Euclidean online k-means: 49 of the 60 here
