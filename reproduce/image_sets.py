@@ -159,8 +159,9 @@ class _ArraysOnly(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}")
 
 
-def cifar100_archive(root: Path, url: str = CIFAR100_URL, md5: str = CIFAR100_MD5) -> Path:
+def cifar100_archive(root: Path, url: str | None = None, md5: str | None = None) -> Path:
     """The verified archive in root: downloaded from `url` when missing. A wrong checksum is an error naming both."""
+    url, md5 = url or CIFAR100_URL, md5 or CIFAR100_MD5  # read at call time (tests pin others)
     root.mkdir(parents=True, exist_ok=True)
     path = root / "cifar-100-python.tar.gz"
     if not path.exists():
@@ -180,11 +181,13 @@ def cifar100_archive(root: Path, url: str = CIFAR100_URL, md5: str = CIFAR100_MD
     return path
 
 
-def cifar100_sets(root: Path, device, val_size: int = 5000, url: str = CIFAR100_URL, md5: str = CIFAR100_MD5,
+def cifar100_sets(root: Path, device, val_size: int | None = None, url: str | None = None, md5: str | None = None,
                   seed: int = 0) -> ImageSets:
     """CIFAR-100's 100 fine classes: training images minus `val_size` held out for validation, the 10,000 test
-    images. Colour kept (3 channels); natural-image augmentation."""
+    images (val_size None: 5,000, or a tenth of a smaller training set). Colour kept (3 channels); natural-image
+    augmentation."""
     path = cifar100_archive(Path(root), url, md5)
+    md5 = md5 or CIFAR100_MD5
     parts = {}
     with tarfile.open(path) as tar:
         for name in ("train", "test", "meta"):
@@ -193,6 +196,8 @@ def cifar100_sets(root: Path, device, val_size: int = 5000, url: str = CIFAR100_
     names = [n.decode() for n in parts["meta"][b"fine_label_names"]]
     x = {k: np.asarray(parts[k][b"data"], np.uint8).reshape(-1, 3, 32, 32) for k in ("train", "test")}
     y = {k: np.asarray(parts[k][b"fine_labels"], np.int64) for k in ("train", "test")}
+    if val_size is None:
+        val_size = min(5000, len(y["train"]) // 10)
     if not 0 < val_size < len(y["train"]):
         raise UserError(f"val_size={val_size} must be between 1 and {len(y['train']) - 1}")
     perm = np.random.default_rng(seed).permutation(len(y["train"]))

@@ -104,3 +104,18 @@ def test_crop_and_flip_move_pixels_without_inventing_them():
             break
     else:
         pytest.fail("no draw of 200 left the image as it was")
+
+
+def test_the_specialists_experiment_runs_on_cifar100_files(tmp_path, monkeypatch, data_dir):
+    """The same code path as the glyphs (3 channels, natural-image augmentation), on a generated CIFAR-100 archive."""
+    from reproduce.experiments import specialists
+    _, md5, _ = _fake_cifar(tmp_path, n_train=1200, n_test=300)
+    monkeypatch.setattr(I, "CIFAR100_MD5", md5)
+    rec = specialists.run(profile="smoke", seeds=1, device="cpu", results_dir=tmp_path / "results", progress=False,
+                          log=lambda *a: None,
+                          overrides=[f"dataset=cifar100", f"data_root={tmp_path}", "generalist.epochs=1",
+                                     "dustbin.epochs=1", "soft.epochs=1", "clusters=4", "early_stop_images=16"])
+    r = rec["results"]
+    assert rec["config"]["dataset"] == "cifar100" and r["card"]["channels"] == 3 and len(r["classes"]) == 100
+    t3 = r["per_seed"][0]["dustbin"]["table3"]
+    assert t3["images"] == 300 and sum(row["images"] for row in r["per_seed"][0]["dustbin"]["table4"]) == 300
