@@ -22,8 +22,8 @@ SMOKE = {
                "soft3.test_acc_final.mean": 3.0},
 }
 # specialists: 6 epochs of a small CNN on 285 glyph classes, 2,280 test images; top-1 in %, seed spread ~1.2
-# points, relative gain spread ~1.6 points. A broken dustbin shift, label map or combination moves these by 5+.
+# points, relative gain spread ~2.6 points. A broken dustbin shift, label map or combination moves these by 5+.
 SMOKE["specialists"] = {"summary.generalist.test_acc_generalist.mean": 3.5,
                         "summary.dustbin.test_acc_combined.mean": 3.5,
-                        "summary.dustbin.relative_top1_gain_pct.mean": 5.0,
+                        "summary.dustbin.relative_top1_gain_pct.mean": 6.0,
                         "summary.soft.test_acc_combined.mean": 3.5}
