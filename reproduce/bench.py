@@ -233,3 +233,43 @@ def speech(device: str = "auto", sizes=SPEECH["sizes"], n_frames: int = 50_000, 
             "config": {"n_steps": n_steps, "repeats": repeats, "warmup": warmup, "ensemble": ensemble,
                        "n_frames": n_frames, "recipe": cfg.to_dict()},
             "provenance": provenance(dev, time.perf_counter() - t0)}
+
+
+def specialists(device: str = "auto", members: int = 12, n_steps: int = 5, repeats: int = 3, warmup: int = 2,
+                log=print) -> dict:
+    """The specialists chapter's workload: E dustbin specialists (glyphs, half-and-half sampling, augmentation on
+    the device) as ONE grouped-convolution model vs the same E trained one after another, side by side. The
+    network is the `paper` profile's on CUDA and the `quick` profile's on a CPU (the paper's is too slow there)."""
+    from . import image_sets as I
+    from . import specialists as S
+    from .cnn_trainer import CNNTrainer, SubsetSampler
+    from .profiles import get_profile
+    from .results import provenance, summarize
+    dev = resolve_device(device)
+    prof = get_profile("specialists", "paper" if dev.type == "cuda" else "quick")
+    cfg = TrainConfig(**dict(prof["dustbin"], epochs=1))
+    pool = I.glyph_sets("all", 1, 1, dev).train
+    C = int(pool.labels.max()) + 1
+    subsets = [list(range(i * 80, (i + 1) * 80)) for i in range(members)]  # the paper profile's widest
+    n_out = 81
+    graph = dev.type == "cuda"
+
+    def trainer(sel):
+        subs = [subsets[i] for i in sel]
+        return CNNTrainer(cfg, [100 + i for i in sel], pool, prof["arch"], n_out,
+                          sampler=SubsetSampler(pool.labels, subs, C), label_map=S.label_maps(subs, C, n_out),
+                          use_cuda_graph=graph, progress=False).step_fn()
+    t0 = time.perf_counter()
+    batched = trainer(list(range(members)))
+    singles = [trainer([i]) for i in range(members)]
+    b = time_steps(batched, dev, n_steps, repeats, warmup)
+    s = time_steps(lambda: [f() for f in singles], dev, n_steps, repeats, warmup)
+    row = {"members": members, "batched_ms": 1000 * statistics.median(b), "sequential_ms": 1000 * statistics.median(s),
+           "batched": summarize(b), "sequential": summarize(s), "speedup": statistics.median(s) / statistics.median(b)}
+    log(f"{members} specialists batched {row['batched_ms']:.1f} ms/step, one after another {row['sequential_ms']:.1f} "
+        f"ms/step: x{row['speedup']:.2f}")
+    return {"benchmark": f"{members} dustbin specialists, CNN {prof['arch']}, batch {cfg.batch_size} per member, "
+                         "glyph augmentation on the device", "rows": {"specialists": row},
+            "config": {"n_steps": n_steps, "repeats": repeats, "warmup": warmup, "recipe": cfg.to_dict(),
+                       "arch": prof["arch"]},
+            "provenance": provenance(dev, time.perf_counter() - t0)}

@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                         "training its members one after another instead")
     b.add_argument("--speech", action="store_true", help="time the speech chapter's frame classifier instead "
                                                          "(synthetic 26 x 40 windows, the paper profile's net)")
+    b.add_argument("--specialists", action="store_true", help="time E dustbin specialists batched against one "
+                                                              "after another instead (glyphs, CNN)")
     v = sub.add_parser("verdicts", help="print (or --write) the verdicts of the recorded paper/quick runs")
     v.add_argument("--write", action="store_true", help="update results/verdicts.json (after recording a run)")
     return p
@@ -79,9 +81,11 @@ def main(argv=None) -> int:
             from .results import RESULTS_DIR
             if args.steps < 1 or args.repeats < 1 or args.ensemble < 2:
                 raise UserError("--steps and --repeats must be >= 1 and --ensemble >= 2")
-            if args.sweep and args.speech:
-                raise UserError("--sweep and --speech are two different benchmarks; give one of them")
-            if args.sweep:
+            if sum([args.sweep, args.speech, args.specialists]) > 1:
+                raise UserError("--sweep, --speech and --specialists are different benchmarks; give one of them")
+            if args.specialists:
+                rec = bench.specialists(args.device, members=args.ensemble, n_steps=args.steps, repeats=args.repeats)
+            elif args.sweep:
                 rec = bench.sweep(args.device, n_steps=args.steps, repeats=args.repeats)
             elif args.speech:
                 rec = bench.speech(args.device, n_steps=args.steps, repeats=args.repeats, ensemble=args.ensemble)
@@ -92,7 +96,8 @@ def main(argv=None) -> int:
                           f"x{r['speedup_vs_reference_per_model']:.2f} per model vs reference")
             if args.record:
                 slug = re.sub(r"[^A-Za-z0-9]+", "-", rec["provenance"]["device"]).strip("-").lower()
-                folder = "bench-sweep" if args.sweep else "bench-speech" if args.speech else "bench"
+                folder = ("bench-sweep" if args.sweep else "bench-speech" if args.speech else
+                          "bench-specialists" if args.specialists else "bench")
                 path = RESULTS_DIR / folder / f"{slug}.json"
                 atomic_write_json(path, rec)
                 print(f"recorded {path}")

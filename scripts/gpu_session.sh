@@ -38,6 +38,7 @@ log "profile $PROFILE on $($PY -c 'import torch; print(torch.cuda.get_device_nam
 step 120 bench --record --repeats 5
 step 120 bench --sweep --record --repeats 3
 step 120 bench --speech --record --repeats 3
+step 120 bench --specialists --record --repeats 3
 step 300 run mnist --profile "$PROFILE" --results-dir "$RES"
 step 150 run omitted-digit --profile "$PROFILE" --results-dir "$RES"
 step 200 run temperature-sweep --profile "$PROFILE" --results-dir "$RES"

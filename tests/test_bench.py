@@ -42,3 +42,15 @@ def test_speech_benchmark_runs_every_row():
                        log=lambda m: None)
     assert len(rec["rows"]) == 4 and all(r["median_ms"] > 0 for r in rec["rows"].values())
     assert rec["rows"]["core, eager, E=2 batched"]["models"] == 2
+
+
+def test_specialists_benchmark_runs_both_ways():
+    rec = bench.specialists("cpu", members=2, n_steps=1, repeats=1, warmup=1, log=lambda m: None)
+    row = rec["rows"]["specialists"]
+    assert row["members"] == 2 and row["batched_ms"] > 0 and row["sequential_ms"] > 0 and row["speedup"] > 0
+    assert rec["config"]["arch"]["channels"] == [16, 32]  # the quick profile's CNN on a CPU
+
+
+def test_one_benchmark_at_a_time():
+    from reproduce.cli import main
+    assert main(["bench", "--sweep", "--specialists"]) != 0
