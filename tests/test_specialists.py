@@ -164,3 +164,15 @@ def test_classes_never_confused_do_not_collapse_into_one_giant_cluster():
     for b in blocks[:5]:
         assert len(set(assign[b].tolist())) == 1
     assert torch.bincount(assign, minlength=10).max() <= 25  # Euclidean online k-means: 49 of the 60 here
+
+
+def test_bad_specialist_settings_are_named_with_the_fix():
+    import pytest
+
+    from reproduce.errors import UserError
+    from reproduce.experiments import specialists as X
+    for override, message in (("dataset=imagenet", "needs data_root="), ("dataset=mnist", "allowed: glyphs"),
+                              ("arch.width=3", "allowed: channels, hidden"), ("overlap=2", r"in \[0, 1\]"),
+                              ("glyph_ranges=greek", "allowed: all, latin"), ("clusters=0", "clusters=0 must be")):
+        with pytest.raises(UserError, match=message):
+            X.resolve_config("smoke", overrides=[override])
