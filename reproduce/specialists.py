@@ -225,7 +225,8 @@ def evaluate(p_general: torch.Tensor, labels: torch.Tensor, subsets: list[list[i
               "conditional_acc_generalist": acc(gen_ok, cond), "conditional_acc_combined": acc(comb_ok, cond),
               "conditional_images": int(cond.sum()), "images": N,
               "images_with_active_specialist": int(active.any(1).sum())}
-    table3["relative_top1_gain_pct"] = 100 * (table3["test_acc_combined"] - table3["test_acc_generalist"]) /         table3["test_acc_generalist"]
+    table3["relative_top1_gain_pct"] = (100 * (table3["test_acc_combined"] - table3["test_acc_generalist"])
+                                        / table3["test_acc_generalist"])
     table4 = []
     for lo, hi, name in [(i, i, str(i)) for i in range(10)] + [(10, 10 ** 9, "10 or more")]:
         m = (covering >= lo) & (covering <= hi)
@@ -235,4 +236,29 @@ def evaluate(p_general: torch.Tensor, labels: torch.Tensor, subsets: list[list[i
         base, new = int(gen_ok[m].sum()), int(comb_ok[m].sum())
         table4.append({"covering": name, "images": n, "generalist_correct": base, "delta_correct": new - base,
                        "relative_change_pct": 100 * (new - base) / base if base else float("nan")})
-    return {"table3": table3, "table4": table4}
+    return {"table3": table3, "table4": table4, "in_subset": in_subset_accuracy(p_general, labels, subsets, probs)}
+
+
+def in_subset_accuracy(p_general: torch.Tensor, labels: torch.Tensor, subsets: list[list[int]],
+                       probs: list[torch.Tensor]) -> dict:
+    """How much better each specialist is than the generalist at its own job: over the test images whose true
+    class is in S_m, the accuracy of the specialist's argmax over S_m (dustbin ignored) and of the generalist's
+    argmax restricted to S_m. The combination can only gain where the first beats the second."""
+    spec, gen, images = [], [], []
+    for s, pm in zip(subsets, probs):
+        classes = torch.as_tensor(s, device=labels.device)
+        m = torch.isin(labels, classes)
+        n = int(m.sum())
+        images.append(n)
+        if n == 0:
+            spec.append(float("nan"))
+            gen.append(float("nan"))
+            continue
+        y = labels[m]
+        spec.append(100 * int((classes[pm[m, :-1].argmax(1)] == y).sum()) / n)
+        gen.append(100 * int((classes[p_general[m][:, classes].argmax(1)] == y).sum()) / n)
+    ok = [i for i, n in enumerate(images) if n]
+    mean = lambda v: sum(v[i] for i in ok) / len(ok) if ok else float("nan")
+    return {"specialist_acc": spec, "generalist_acc": gen, "images": images,
+            "mean_specialist_acc": mean(spec), "mean_generalist_acc": mean(gen),
+            "specialists_better": sum(spec[i] > gen[i] for i in ok)}

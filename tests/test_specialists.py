@@ -153,6 +153,10 @@ def test_evaluate_counts_coverage_and_credits_a_good_specialist():
     assert sum(r["images"] for r in t4) == 50
     row1 = next(r for r in t4 if r["covering"] == "1")
     assert row1["images"] == n and row1["delta_correct"] == n // 2
+    # on its own 40 images the specialist is always right, the generalist (always 1) half the time
+    ins = out["in_subset"]
+    assert ins["images"] == [n] and ins["specialist_acc"] == [100.0] and ins["generalist_acc"] == [50.0]
+    assert ins["specialists_better"] == 1
 
 
 def test_classes_never_confused_do_not_collapse_into_one_giant_cluster():

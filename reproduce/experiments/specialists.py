@@ -120,6 +120,9 @@ def run(run_: Run, progress: bool, log):
         summary[variant] = {k: summarize([t[k] for t in t3]) for k in
                             ("test_acc_combined", "conditional_acc_combined", "relative_top1_gain_pct")}
         summary[variant]["table4_pooled"] = _pool([s[variant]["table4"] for s in out["per_seed"]])
+        for who in ("specialist", "generalist"):  # on each specialist's own classes, averaged over specialists
+            summary[variant][f"in_subset_{who}_acc"] = summarize(
+                [s[variant]["in_subset"][f"mean_{who}_acc"] for s in out["per_seed"]])
     t3 = [s["dustbin"]["table3"] for s in out["per_seed"]]
     summary["generalist"] = {k: summarize([t[k] for t in t3]) for k in
                              ("test_acc_generalist", "conditional_acc_generalist")}
@@ -178,6 +181,9 @@ def _one_seed(cfg, r: int, generalist, sets, progress, log) -> dict:
         log(f"seed {r} {v}: top-1 {t['test_acc_generalist']:.2f}% -> {t['test_acc_combined']:.2f}% "
             f"({t['relative_top1_gain_pct']:+.2f}% relative); conditional {t['conditional_acc_generalist']:.2f}% -> "
             f"{t['conditional_acc_combined']:.2f}%")
+        i = res[v]["in_subset"]
+        log(f"seed {r} {v}: on their own classes specialists {i['mean_specialist_acc']:.2f}% vs the generalist "
+            f"{i['mean_generalist_acc']:.2f}% (better in {i['specialists_better']} of {E})")
     return res
 
 
