@@ -166,6 +166,45 @@ def plot_table4(record: dict):
     return fig
 
 
+def plot_in_subset(record: dict, seed: int = 0):
+    """Each specialist's accuracy on the test images of its own classes against the generalist's restricted to the
+    same classes (one dot per specialist): above the diagonal the specialist knows more than the generalist there."""
+    import matplotlib.pyplot as plt
+    per_seed = record["results"]["per_seed"][seed]
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    lo, hi = 100.0, 0.0
+    for v, color in (("dustbin", "C0"), ("soft", "C2")):
+        i = per_seed[v].get("in_subset")
+        if i is None:  # a record made before this was measured
+            continue
+        ax.scatter(i["generalist_acc"], i["specialist_acc"], s=14, color=color, alpha=0.8,
+                   label=VARIANTS[v].lstrip("+ ").split(" (")[0])
+        lo = min(lo, *i["generalist_acc"], *i["specialist_acc"])
+        hi = max(hi, *i["generalist_acc"], *i["specialist_acc"])
+    ax.plot([lo, hi], [lo, hi], color="gray", lw=0.8, ls="--")
+    ax.set_xlabel("generalist, restricted to the classes (%)")
+    ax.set_ylabel("specialist, argmax over its classes (%)")
+    ax.set_title(f"on each specialist's own classes (seed {seed})", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def in_subset_text(record: dict) -> str:
+    """One sentence per variant: how much the specialists beat the generalist on their own classes."""
+    s = record["results"]["summary"]
+    out = []
+    for v in VARIANTS:
+        if "in_subset_specialist_acc" not in s[v]:
+            return "This record predates the measurement (rerun with `--rerun`)."
+        a, b = s[v]["in_subset_specialist_acc"], s[v]["in_subset_generalist_acc"]
+        better = [p[v]["in_subset"]["specialists_better"] for p in record["results"]["per_seed"]]
+        n = [p["n_specialists"] for p in record["results"]["per_seed"]]
+        out.append(f"{v} specialists {a['mean']:.2f}% vs the generalist's {b['mean']:.2f}% "
+                   f"({a['mean'] - b['mean']:+.2f} points; better in {sum(better)} of {sum(n)} specialists over seeds)")
+    return ("On the test images of their own classes, averaged over specialists and seeds: " + "; ".join(out) + ".")
+
+
 def plot_generalist(record: dict):
     import matplotlib.pyplot as plt
     import numpy as np
@@ -248,5 +287,7 @@ def per_seed_table(record: dict):
                          "conditional, generalist (%)": t["conditional_acc_generalist"],
                          "conditional, combined (%)": t["conditional_acc_combined"],
                          "conditional images": t["conditional_images"],
+                         "own classes: specialists (%)": s[v].get("in_subset", {}).get("mean_specialist_acc"),
+                         "own classes: generalist (%)": s[v].get("in_subset", {}).get("mean_generalist_acc"),
                          "training wall (s; 0: a finished checkpoint reused)": s[v]["wall_s"]})
     return pd.DataFrame(rows)

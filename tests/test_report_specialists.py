@@ -1,0 +1,47 @@
+"""The specialists chapter's verdict rule and its sentences, on constructed records."""
+import math
+
+from reproduce import report_specialists as R
+
+
+def _record(rows, gain=2.0, n_spec=48, classes=1371, in_subset=(80.0, 75.0)):
+    stat = lambda v: {"mean": v, "std": 0.0, "n": 1, "values": [v], "min": v, "max": v}
+    table4 = [{"covering": k, "images": n, "generalist_correct": n // 2, "delta_correct": 0, "relative_change_pct": rel}
+              for k, n, rel in rows]
+    variant = {"relative_top1_gain_pct": stat(gain), "table4_pooled": table4,
+               "in_subset_specialist_acc": stat(in_subset[0]), "in_subset_generalist_acc": stat(in_subset[1])}
+    return {"profile": "paper",
+            "results": {"card": {"classes": classes},
+                        "per_seed": [{"n_specialists": n_spec, "dustbin": {"in_subset": {"specialists_better": 40}},
+                                      "soft": {"in_subset": {"specialists_better": 30}}}],
+                        "summary": {"dustbin": variant, "soft": variant, "n_specialists": stat(n_spec)}}}
+
+
+GROWING = [("0", 5000, 0.0), ("1", 3000, 1.0), ("2", 800, 2.5), ("3", 200, 4.0), ("4", 60, 5.0), ("5", 10, -50.0)]
+SHRINKING = [("0", 5000, 30.0), ("1", 3000, 4.0), ("2", 800, -1.0), ("3", 200, -3.0)]
+
+
+def test_spearman_ranks_ties_and_constants():
+    assert R.spearman([1, 2, 3], [10, 20, 30]) == 1.0
+    assert R.spearman([1, 2, 3], [3, 2, 1]) == -1.0
+    assert math.isclose(R.spearman([1, 2, 3, 4], [1, 1, 2, 3]), 0.9486832980505138)
+    assert math.isnan(R.spearman([1, 2, 3], [5, 5, 5]))
+
+
+def test_reproduced_needs_a_gain_that_grows_with_coverage_at_scale():
+    c = R.claims(_record(GROWING))
+    # row 0 and rows under MIN_ROW_IMAGES images do not count: the -50% of row 5 (10 images) is ignored
+    assert c["rho"] == 1.0 and c["reproduced"] is True
+    assert R.claims(_record(SHRINKING))["reproduced"] is False          # the quick run's shape: rho < 0
+    assert R.claims(_record(GROWING, gain=-0.1))["reproduced"] is False
+    assert R.claims(_record(GROWING, n_spec=24))["reproduced"] is False  # fewer than 30 specialists
+    assert R.claims(_record(GROWING, classes=100))["reproduced"] is False
+    assert math.isnan(R.claims(_record(GROWING[:3]))["rho"])             # two rows: no trend to judge
+
+
+def test_in_subset_sentence_states_the_margin():
+    text = R.in_subset_text(_record(GROWING))
+    assert "80.00% vs the generalist's 75.00% (+5.00 points; better in 40 of 48" in text
+    old = _record(GROWING)
+    del old["results"]["summary"]["dustbin"]["in_subset_specialist_acc"]
+    assert "predates" in R.in_subset_text(old)
