@@ -11,6 +11,9 @@
 #   device:  run(command="bash scripts/gpu_session.sh paper", carry=[".gpu-data", ".whl"], timeout_s=590)
 #
 # Test it here at small scale first:  OUT=/tmp/gout bash scripts/gpu_session.sh smoke
+# The whole list does not fit one 10-minute call (nor a 15-minute lease): choose with STEPS, in priority order, e.g.
+#   STEPS="bench mnist omitted-digit" bash scripts/gpu_session.sh paper
+# Step names: bench bench-sweep bench-speech bench-specialists mnist omitted-digit temperature-sweep speech specialists
 set -u
 PROFILE=${1:-paper}
 OUT=${OUT:-/tmp/gpu-session-out}
@@ -27,22 +30,28 @@ RES=$(mktemp -d)
 log() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$OUT/session.log"; }
 save() { for f in "$RES"/*/*.json results/bench*/*.json; do
            [ -f "$f" ] || continue; d="$OUT/$(basename "$(dirname "$f")")"; mkdir -p "$d"; cp "$f" "$d/"; done; }
-step() {  # step SECONDS ARGS...: one reproduce command under a time limit
-  local limit=$1; shift
+ALL_STEPS="bench bench-sweep bench-speech bench-specialists mnist omitted-digit temperature-sweep speech specialists"
+STEPS=${STEPS:-$ALL_STEPS}
+for s in $STEPS; do
+  case " $ALL_STEPS " in *" $s "*) ;; *) echo "unknown step '$s' in STEPS; allowed: $ALL_STEPS" >&2; exit 2;; esac
+done
+step() {  # step NAME SECONDS ARGS...: one reproduce command under a time limit, if NAME is in STEPS
+  local name=$1 limit=$2; shift 2
+  case " $STEPS " in *" $name "*) ;; *) return 0;; esac
   log "start (limit ${limit}s): reproduce $*"
   timeout "$limit" $PY -m reproduce.cli "$@" >>"$OUT/session.log" 2>&1
   log "rc=$? reproduce $*"
   save
 }
 log "profile $PROFILE on $($PY -c 'import torch; print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU")')"
-step 120 bench --record --repeats 5
-step 120 bench --sweep --record --repeats 3
-step 120 bench --speech --record --repeats 3
-step 120 bench --specialists --record --repeats 3
-step 300 run mnist --profile "$PROFILE" --results-dir "$RES"
-step 150 run omitted-digit --profile "$PROFILE" --results-dir "$RES"
-step 200 run temperature-sweep --profile "$PROFILE" --results-dir "$RES"
-step 400 run speech --profile "$PROFILE" --results-dir "$RES"
-step 400 run specialists --profile "$PROFILE" --results-dir "$RES"
+step bench 120 bench --record --repeats 5
+step bench-sweep 120 bench --sweep --record --repeats 3
+step bench-speech 120 bench --speech --record --repeats 3
+step bench-specialists 120 bench --specialists --record --repeats 3
+step mnist 300 run mnist --profile "$PROFILE" --results-dir "$RES"
+step omitted-digit 150 run omitted-digit --profile "$PROFILE" --results-dir "$RES"
+step temperature-sweep 200 run temperature-sweep --profile "$PROFILE" --results-dir "$RES"
+step speech 400 run speech --profile "$PROFILE" --results-dir "$RES"
+step specialists 400 run specialists --profile "$PROFILE" --results-dir "$RES"
 log "done; files in $OUT:"
 find "$OUT" -type f | tee -a "$OUT/session.log"
