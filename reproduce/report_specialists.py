@@ -130,6 +130,8 @@ def table4(record: dict):
         k = row["covering"]
         p = paper_rows.get(k)
         rows.append({"covering specialists": k, "test images": row["images"],
+                     # how much room the row leaves: the generalist's own accuracy on it
+                     "generalist correct": f"{100 * row['generalist_correct'] / row['images']:.1f}%",
                      "dustbin: change in correct": f"{row['delta_correct']:+d}",
                      "dustbin: relative": f"{row['relative_change_pct']:+.1f}%",
                      "soft: change in correct": f"{soft[k]['delta_correct']:+d}" if k in soft else "—",
