@@ -194,16 +194,16 @@ def plot_in_subset(record: dict, seed: int = 0):
 
 def in_subset_text(record: dict) -> str:
     """One sentence per variant: how much the specialists beat the generalist on their own classes."""
-    s = record["results"]["summary"]
+    s, per_seed = record["results"]["summary"], record["results"]["per_seed"]
+    total = sum(p["n_specialists"] for p in per_seed)
     out = []
     for v in VARIANTS:
         if "in_subset_specialist_acc" not in s[v]:
             return "This record predates the measurement (rerun with `--rerun`)."
         a, b = s[v]["in_subset_specialist_acc"], s[v]["in_subset_generalist_acc"]
-        better = [p[v]["in_subset"]["specialists_better"] for p in record["results"]["per_seed"]]
-        n = [p["n_specialists"] for p in record["results"]["per_seed"]]
+        better = sum(p[v]["in_subset"]["specialists_better"] for p in per_seed)
         out.append(f"{v} specialists {a['mean']:.2f}% vs the generalist's {b['mean']:.2f}% "
-                   f"({a['mean'] - b['mean']:+.2f} points; better in {sum(better)} of {sum(n)} specialists over seeds)")
+                   f"({a['mean'] - b['mean']:+.2f} points; better in {better} of {total} specialists over seeds)")
     return ("On the test images of their own classes, averaged over specialists and seeds: " + "; ".join(out) + ".")
 
 
