@@ -95,8 +95,10 @@ def time_steps(step: Callable[[], None], device, n_steps: int, repeats: int, war
     return out
 
 
-def core_step_fn(train: DeviceImages, cfg: TrainConfig, n_models: int, graph: bool) -> Callable[[], None]:
-    trainer = Trainer(cfg, list(range(n_models)), train, use_cuda_graph=graph, progress=False)
+def core_step_fn(train: DeviceImages, cfg: TrainConfig, n_models: int, graph: bool,
+                 manual_backward: bool | None = None) -> Callable[[], None]:
+    trainer = Trainer(cfg, list(range(n_models)), train, use_cuda_graph=graph, progress=False,
+                      manual_backward=manual_backward)
     return trainer.step_fn()
 
 
@@ -130,6 +132,9 @@ def compare(reference: Callable[[], None], train, cfg: TrainConfig, ensemble: in
     measure(REFERENCE, reference, 1)
     measure("core, eager, E=1", core_step_fn(train, cfg, 1, graph=False), 1)
     graph = dev.type == "cuda"
+    if not graph:  # what the CPU path's hand-written backward and preallocated buffers are worth
+        measure("core, eager, E=1, autograd backward", core_step_fn(train, cfg, 1, graph=False,
+                                                                   manual_backward=False), 1)
     if graph:
         measure("core, CUDA graph, E=1", core_step_fn(train, cfg, 1, graph=True), 1)
     kind = "CUDA graph" if graph else "eager"

@@ -9,7 +9,10 @@ Why this shape (airbench / hlb-CIFAR10 style):
   order, its jitter and its dropout masks: member e's run depends on its seed alone, not on E or on the
   other members (tests check this), so members can later be sharded across processes;
 - schedules are device tensors indexed by a device step counter, which lets CUDA capture the whole step
-  (sample, augment, forward, backward, SGD, max-norm) in one CUDA graph; the CPU runs the same code eagerly.
+  (sample, augment, forward, backward, SGD, max-norm) in one CUDA graph;
+- on CPU, where a step is a few large GEMMs and everything else is memory traffic, the MLP's forward and backward
+  are written by hand into buffers allocated once (no autograd graph, no fresh activation or gradient tensors, no
+  zero-fill-and-accumulate), and SGD and max-norm make one pass per tensor; the gradients are autograd's (tested).
 """
 from __future__ import annotations
 
@@ -124,11 +127,58 @@ class BatchedMLP(torch.nn.Module):
                     h = h * hidden_masks[i]
         return h
 
+    # -- the CPU training path: forward and backward by hand into buffers allocated once ------------------
+    # On CPU every fresh activation or gradient tensor is new memory (page faults) and every zero-fill or
+    # accumulate is another pass over the weights; autograd does both each step. The math is autograd's: the same
+    # baddbmm / bmm products in the same order (tests check the gradients against autograd's).
+    def _buffer(self, key, shape) -> torch.Tensor:
+        bufs = self.__dict__.setdefault("_step_buffers", {})
+        t = bufs.get(key)
+        if t is None or t.shape != shape:
+            t = bufs[key] = torch.empty(shape, device=self.weights[0].device)
+        return t
+
+    @torch.no_grad()
+    def forward_for_backward(self, x: torch.Tensor, hidden_masks: Sequence[torch.Tensor] | None = None):
+        """forward(), keeping each layer's input for backward_into(); returns fresh logits (E, B, out)."""
+        E, B = x.shape[0], x.shape[1]
+        self._saved, self._masks = [x], hidden_masks
+        h = x
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            if i == last:
+                return torch.baddbmm(b, h, w)
+            h = torch.baddbmm(b, h, w, out=self._buffer(("h", i), (E, B, w.shape[2])))
+            h.clamp_(min=0)
+            if hidden_masks is not None:
+                h.mul_(hidden_masks[i])
+            self._saved.append(h)
+
+    @torch.no_grad()
+    def backward_into(self, grad_logits: torch.Tensor) -> None:
+        """Gradients of the loss whose d/dlogits is grad_logits, written into each parameter's .grad."""
+        g = grad_logits
+        for i in range(len(self.weights) - 1, -1, -1):
+            w, b, a = self.weights[i], self.biases[i], self._saved[i]
+            if w.grad is None or w.grad.shape != w.shape:
+                w.grad, b.grad = torch.empty_like(w), torch.empty_like(b)
+            torch.bmm(a.transpose(1, 2), g, out=w.grad)
+            torch.sum(g, dim=1, keepdim=True, out=b.grad)
+            if i == 0:
+                break
+            gh = torch.bmm(g, w.transpose(1, 2), out=self._buffer(("g", i), a.shape))
+            if self._masks is not None:
+                gh.mul_(self._masks[i - 1])
+            g = gh.masked_fill_(a <= 0, 0.0)  # ReLU: a is relu(.) x mask, zero wherever either is
+        self._saved = self._masks = None
+
     @torch.no_grad()
     def apply_max_norm(self, max_norm: float) -> None:
         """Clip each unit's incoming weight vector to L2 norm <= max_norm (Srivastava et al. 2014)."""
-        for w in self.weights:
-            norms = w.norm(dim=1, keepdim=True)
+        for i, w in enumerate(self.weights):
+            # sqrt of a sum of squares over fan_in, squares in a buffer kept between steps: on CPU, vector_norm over
+            # this strided axis is twice as slow, and a fresh weight-sized temporary costs page faults every step
+            norms = torch.mul(w, w, out=self._buffer(("sq", i), w.shape)).sum(1, keepdim=True).sqrt_()
             w.mul_(torch.clamp(max_norm / (norms + 1e-12), max=1.0))
 
     @torch.no_grad()
@@ -244,7 +294,8 @@ class Trainer:
                  hard_weights: Sequence[float] | None = None,
                  checkpoint: Path | None = None, checkpoint_dir: Path | None = None,
                  checkpoint_every_s: float | None = None, use_cuda_graph: bool = True, progress: bool = True,
-                 name: str = "model", desc: str | None = None, evals: dict | None = None):
+                 name: str = "model", desc: str | None = None, evals: dict | None = None,
+                 manual_backward: bool | None = None):
         self.evals = dict(evals or {})  # more sets to count errors on at each evaluation: history "<name>_errors"
         self.cfg, self.seeds, self.train, self.test = cfg, [int(s) for s in seeds], train, test
         self.device = train.device
@@ -284,6 +335,11 @@ class Trainer:
         self.progress, self.desc = progress, desc or name
         self.use_cuda_graph = (use_cuda_graph and self.device.type == "cuda"
                                and os.environ.get("REPRODUCE_CUDA_GRAPH", "1") != "0")
+        # the hand-written MLP backward (BatchedMLP.backward_into): the CPU default for the core's own MLP step
+        if manual_backward is None:
+            manual_backward = self.device.type == "cpu" and os.environ.get("REPRODUCE_CPU_BACKWARD", "1") != "0"
+        self.manual_backward = bool(manual_backward and isinstance(self.model, BatchedMLP)
+                                    and type(self)._loss is Trainer._loss)
         self._graph = None
 
     # -- what a subclass (another model family, another data pipeline) replaces ----------------------------
@@ -342,18 +398,27 @@ class Trainer:
                 for u in self._u_hid:
                     u[e].uniform_(generator=g)
 
-    def _loss(self):
+    def _batch(self):
+        """This step's inputs (E, B, in), hidden dropout masks (or None) and image indices (E, B)."""
         cfg = self.cfg
         pos = self.step_in_epoch * self.B + self.arange_b
         idx = self.perm[:, pos]  # (E, B): each member's own data order
         offsets = self._off if cfg.jitter else None
         x = self.train.crop(idx, offsets)
+        # the uniforms become their masks in place (redrawn every step): no new tensors, which cost page faults on CPU
         if cfg.input_dropout:
-            x = x * (self._u_in >= cfg.input_dropout) * (1.0 / (1.0 - cfg.input_dropout))
+            x = x.mul_(self._u_in.ge_(cfg.input_dropout).mul_(1.0 / (1.0 - cfg.input_dropout)))
         masks = None
         if cfg.hidden_dropout:
-            masks = [(u >= cfg.hidden_dropout) * (1.0 / (1.0 - cfg.hidden_dropout)) for u in self._u_hid]
-        logits = self.model(x, masks)
+            masks = [u.ge_(cfg.hidden_dropout).mul_(1.0 / (1.0 - cfg.hidden_dropout)) for u in self._u_hid]
+        return x, masks, idx
+
+    def _loss(self):
+        x, masks, idx = self._batch()
+        return self._head_loss(self.model(x, masks), idx)
+
+    def _head_loss(self, logits, idx):
+        """Per-member loss (E,) of a batch's logits (E, B, C) for the training images idx (E, B)."""
         y = self.train.labels[idx]
         if self.distill:
             per = distillation_loss(logits, self.teacher_logits.gather(
@@ -371,25 +436,44 @@ class Trainer:
         mom = self.mom_table.index_select(0, at).squeeze(0)
         with torch.no_grad():
             grads = [p.grad for p in params]
-            torch._foreach_mul_(self.bufs, mom)
-            torch._foreach_add_(self.bufs, grads)
-            torch._foreach_add_(params, torch._foreach_mul(self.bufs, -lr))
+            if self.device.type == "cuda":  # multi-tensor kernels, captured in the graph
+                torch._foreach_mul_(self.bufs, mom)
+                torch._foreach_add_(self.bufs, grads)
+                torch._foreach_add_(params, torch._foreach_mul(self.bufs, -lr))
+            else:  # one pass per tensor and no weight-sized temporaries (on CPU each fresh one costs page faults)
+                neg_lr = -lr
+                for p, b, g in zip(params, self.bufs, grads):
+                    torch.addcmul(g, b, mom, out=b)
+                    p.addcmul_(b, neg_lr)
             if self.cfg.max_norm:
                 self.model.apply_max_norm(self.cfg.max_norm)
             self.step.add_(1)
             self.step_in_epoch.add_(1)
 
     def _train_step(self):
-        per = self._loss()
-        per.sum().backward()
+        if self.manual_backward:
+            x, masks, idx = self._batch()
+            logits = self.model.forward_for_backward(x, masks).requires_grad_()
+            per = self._head_loss(logits, idx)
+            (grad_logits,) = torch.autograd.grad(per.sum(), logits)
+            self.model.backward_into(grad_logits)
+        else:
+            per = self._loss()
+            per.sum().backward()
         self._update()
         with torch.no_grad():
             self.loss_sum.add_(per.detach())
 
     def _zero_grads(self):
-        for p in self.model.parameters():
-            if p.grad is not None:
-                p.grad.zero_()
+        if self.manual_backward:  # backward_into overwrites the gradients
+            return
+        if self.use_cuda_graph:  # a captured graph needs the same gradient tensors on every replay
+            for p in self.model.parameters():
+                if p.grad is not None:
+                    p.grad.zero_()
+        else:  # backward then hands its fresh gradients over instead of zero-fill + accumulate
+            for p in self.model.parameters():
+                p.grad = None
 
     def _capture(self):
         """Capture _train_step in a CUDA graph; the warm-up steps are undone, so the math is unchanged."""
