@@ -40,7 +40,8 @@ def test_sweep_benchmark_runs_both_ways():
 def test_speech_benchmark_runs_every_row():
     rec = bench.speech("cpu", sizes=(1040, 16, 7), n_frames=600, ensemble=2, n_steps=1, repeats=1, warmup=1,
                        log=lambda m: None)
-    assert len(rec["rows"]) == 4 and all(r["median_ms"] > 0 for r in rec["rows"].values())
+    assert len(rec["rows"]) == 5 and all(r["median_ms"] > 0 for r in rec["rows"].values())
+    assert rec["rows"]["core, eager, E=1, autograd backward"]["models"] == 1  # the CPU path's own row
     assert rec["rows"]["core, eager, E=2 batched"]["models"] == 2
 
 
