@@ -217,3 +217,42 @@ def plot_example(record: dict, seconds: float = 2.0):
     top.set_title("a test utterance: 40 log-Mel bands, phones (white lines) and sub-states (above)")
     fig.tight_layout()
     return fig
+
+
+EXPLORE_WHAT = {"B": "3x the training speakers (120), 4 epochs for baseline and distilled",
+                "A24": "the quick corpus and baseline; the distilled model trained 24 epochs, not 12"}
+
+
+def explorations_table(quick_record: dict | None, folder=None):
+    """What we tried so that the distilled model keeps more of the ensemble's gain at CPU scale: one row per
+    recorded exploration (scripts/explore_speech_recipe.py), beside the recorded quick run. The distilled row's T
+    is chosen on validation frames; 'kept' is (distilled - baseline) / (ensemble - baseline)."""
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    from .results import RESULTS_DIR
+    rows = []
+    if quick_record is not None:
+        r = quick_record["results"]
+        base, ens, d = r["baseline"], r["ensemble"], r["distilled"]
+        t = str(d["best_t_by_val"])
+        val_kept = 100 * (d["by_temperature"][t]["val_acc"]["mean"] - base["val_acc"]["mean"]) / \
+            (ens["val_acc"] - base["val_acc"]["mean"])
+        rows.append({"run": "recorded quick run", "what changed": "nothing (12 epochs each, 2 distilled seeds)",
+                     "member train acc": base["train_acc"]["mean"],
+                     "baseline": base["test_acc"]["mean"], "ensemble": ens["test_acc"],
+                     "distilled (T by val.)": d["test_acc"]["mean"], "T": t, "kept, val. %": val_kept,
+                     "kept, test %": d["gain_kept_pct"], "commit": quick_record["provenance"]["commit"][:8]})
+    for p in sorted(Path(folder or RESULTS_DIR / "quick" / "speech-explore").glob("*.json")):
+        rec = json.loads(p.read_text())
+        o = rec["results"]
+        t = max(o["distilled"], key=lambda k: o["distilled"][k]["val"])
+        rows.append({"run": rec["command"], "what changed": EXPLORE_WHAT.get(rec["variant"], rec["variant"]),
+                     "member train acc": o["members_train_sample"],
+                     "baseline": o["members_test"], "ensemble": o["ensemble_test"],
+                     "distilled (T by val.)": o["distilled"][t]["test"], "T": f"{float(t):g}",
+                     "kept, val. %": o["kept_val"][t], "kept, test %": o["kept_test"][t],
+                     "commit": rec["provenance"]["commit"][:8]})
+    return pd.DataFrame(rows).round(1)

@@ -145,3 +145,17 @@ def test_ensemble_soft_targets_are_the_members_averaged_probabilities():
     y = d.labels
     assert np.allclose(members, (100 * (z.argmax(-1) == y).float().mean(-1)).tolist())
     assert abs(ens - 100 * float((z.softmax(-1).mean(0).argmax(-1) == y).float().mean())) < 1e-4
+
+
+def test_explorations_table_picks_t_on_validation(tmp_path):
+    """The recipe explorations' table takes each run's T by validation accuracy, never by test accuracy."""
+    import json as _json
+
+    from reproduce import report_speech
+    out = {"members_test": 50.0, "ensemble_test": 60.0, "members_train_sample": 80.0,
+           "distilled": {"2.0": {"test": 59.0, "val": 61.0}, "5.0": {"test": 52.0, "val": 70.0}},
+           "kept_val": {"2.0": 10.0, "5.0": 90.0}, "kept_test": {"2.0": 90.0, "5.0": 20.0}}
+    (tmp_path / "X.json").write_text(_json.dumps({"variant": "X", "command": "c", "results": out,
+                                                  "provenance": {"commit": "abcdef0123"}}))
+    row = report_speech.explorations_table(None, tmp_path).iloc[0]
+    assert row["T"] == "5" and row["distilled (T by val.)"] == 52.0 and row["kept, test %"] == 20.0

@@ -1,0 +1,63 @@
+"""Exploration (validation-led) of the speech Table 1 recipe at CPU scale: does a corpus with more speakers and fewer
+epochs (less overfitting, closer to the paper's regime), or a longer-trained distilled model, let the distilled model
+keep more of the ensemble's gain? Not part of `reproduce run speech`; the speech chapter shows its records.
+
+    python scripts/explore_speech_recipe.py B 2,5,10     # 120 training speakers, 4 epochs everywhere
+    python scripts/explore_speech_recipe.py A24 5,10     # the quick profile, the distilled model trained 24 epochs
+
+Writes results/quick/speech-explore/<variant>.json (the records there came from this script at the commit they name).
+"""
+import json, sys, time
+from pathlib import Path
+from reproduce.results import provenance
+import numpy as np, torch
+from reproduce.experiments import speech as S
+from reproduce.core import TrainConfig
+from reproduce.profiles import get_profile, apply_overrides
+
+variant = sys.argv[1]
+V = {
+ "B": {"corpus.train_speakers": 120, "baseline.epochs": 4, "distilled.epochs": 4, "baseline.eval_every": 1,
+       "distilled.eval_every": 1},
+ "B8": {"corpus.train_speakers": 120, "baseline.epochs": 4, "distilled.epochs": 8, "baseline.eval_every": 1,
+       "distilled.eval_every": 2},
+ "A24": {"distilled.epochs": 24, "distilled.eval_every": 4},
+}[variant]
+temps = [float(t) for t in sys.argv[2].split(",")]
+cfg = S.resolve_config("quick", None, V)
+cfg["temperatures"] = temps
+dev = torch.device("cpu")
+t0 = time.time()
+corpus, d = S.device_corpus(cfg, dev, True, print)
+n_labels = int(corpus["labels"].max()) + 1
+sizes = [d["train"].dim, *cfg["hidden"], n_labels]
+print("frames", {k: v.n for k, v in d.items()})
+seeds_b = [S.SEED_BASE["baseline"] + i for i in range(cfg["ensemble"])]
+base = S._trainer(cfg, "baseline", sizes, seeds_b, d["train"], d["test"], True, {"val": d["val"]})
+out = {"variant": variant, "overrides": V, "frames": {k: v.n for k, v in d.items()}}
+for split in ("test", "val", "train_sample"):
+    m, e = S.ensemble_eval(base.model, d[split])
+    out[f"members_{split}"] = float(np.mean(m)); out[f"ensemble_{split}"] = e
+print(json.dumps(out), flush=True)
+teacher = S.soft_target_logits(base.model, d["train"], temps)
+seeds_d = [S.SEED_BASE["distilled"] for _ in temps]
+dist = S._trainer(cfg, "distilled", sizes, seeds_d, d["train"], d["test"], True, {"val": d["val"]},
+                  teacher_logits=teacher, temperatures=temps, hard_weights=[0.5] * len(temps))
+for ep in sorted(dist.history):
+    h = dist.history[ep]
+    out.setdefault("dist_curve", {})[ep] = {"test": S.accuracy(h["test_errors"], d["test"].n),
+                                           "val": S.accuracy(h["val_errors"], d["val"].n)}
+last = dist.history[max(dist.history)]
+te, va = S.accuracy(last["test_errors"], d["test"].n), S.accuracy(last["val_errors"], d["val"].n)
+out["distilled"] = {str(t): {"test": a, "val": b} for t, a, b in zip(temps, te, va)}
+for split, acc in (("test", te), ("val", va)):
+    gain = out[f"ensemble_{split}"] - out[f"members_{split}"]
+    out[f"kept_{split}"] = {str(t): 100 * (a - out[f"members_{split}"]) / gain for t, a in zip(temps, acc)}
+out["wall_s"] = time.time() - t0
+print("RESULT", json.dumps(out), flush=True)
+rec = {"what": "speech Table 1 recipe exploration (validation-led), quick corpus", "variant": variant,
+       "command": f"python scripts/explore_speech_recipe.py {variant} {sys.argv[2]}", "results": out,
+       "provenance": provenance(dev, out["wall_s"])}
+path = Path("results/quick/speech-explore") / f"{variant}.json"
+path.parent.mkdir(parents=True, exist_ok=True)
+path.write_text(json.dumps(rec, indent=1))
