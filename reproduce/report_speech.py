@@ -219,8 +219,8 @@ def plot_example(record: dict, seconds: float = 2.0):
     return fig
 
 
-EXPLORE_WHAT = {"B": "3x the training speakers (120), 4 epochs for baseline and distilled",
-                "A24": "the quick corpus and baseline; the distilled model trained 24 epochs, not 12"}
+EXPLORE_WHAT = {"B": "120 training speakers (3x), 4 epochs each",
+                "A24": "distilled model trained 24 epochs (1 seed)"}
 
 
 def explorations_table(quick_record: dict | None, folder=None):
@@ -240,7 +240,7 @@ def explorations_table(quick_record: dict | None, folder=None):
         t = str(d["best_t_by_val"])
         val_kept = 100 * (d["by_temperature"][t]["val_acc"]["mean"] - base["val_acc"]["mean"]) / \
             (ens["val_acc"] - base["val_acc"]["mean"])
-        rows.append({"run": "recorded quick run", "what changed": "nothing (12 epochs each, 2 distilled seeds)",
+        rows.append({"run": "quick record", "what changed": "nothing (12 epochs each)",
                      "member train acc": base["train_acc"]["mean"],
                      "baseline": base["test_acc"]["mean"], "ensemble": ens["test_acc"],
                      "distilled (T by val.)": d["test_acc"]["mean"], "T": t, "kept, val. %": val_kept,
@@ -249,7 +249,7 @@ def explorations_table(quick_record: dict | None, folder=None):
         rec = json.loads(p.read_text())
         o = rec["results"]
         t = max(o["distilled"], key=lambda k: o["distilled"][k]["val"])
-        rows.append({"run": rec["command"], "what changed": EXPLORE_WHAT.get(rec["variant"], rec["variant"]),
+        rows.append({"run": rec["variant"], "what changed": EXPLORE_WHAT.get(rec["variant"], rec["variant"]),
                      "member train acc": o["members_train_sample"],
                      "baseline": o["members_test"], "ensemble": o["ensemble_test"],
                      "distilled (T by val.)": o["distilled"][t]["test"], "T": f"{float(t):g}",
