@@ -132,7 +132,7 @@ def compare(reference: Callable[[], None], train, cfg: TrainConfig, ensemble: in
     measure(REFERENCE, reference, 1)
     measure("core, eager, E=1", core_step_fn(train, cfg, 1, graph=False), 1)
     graph = dev.type == "cuda"
-    if not graph:  # what the CPU path's hand-written backward and preallocated buffers are worth
+    if not graph:  # the same core with autograd's backward: what the hand-written one is worth
         measure("core, eager, E=1, autograd backward", core_step_fn(train, cfg, 1, graph=False,
                                                                    manual_backward=False), 1)
     if graph:

@@ -132,6 +132,7 @@ class BatchedMLP(torch.nn.Module):
     # accumulate is another pass over the weights; autograd does both each step. The math is autograd's: the same
     # baddbmm / bmm products in the same order (tests check the gradients against autograd's).
     def _buffer(self, key, shape) -> torch.Tensor:
+        """A work tensor kept between steps (also max-norm's, on every device)."""
         bufs = self.__dict__.setdefault("_step_buffers", {})
         t = bufs.get(key)
         if t is None or t.shape != shape:

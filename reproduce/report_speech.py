@@ -232,14 +232,14 @@ def explorations_table(quick_record: dict | None, folder=None):
 
     import pandas as pd
 
+    from .experiments.speech import gain_kept_pct
     from .results import RESULTS_DIR
     rows = []
     if quick_record is not None:
         r = quick_record["results"]
         base, ens, d = r["baseline"], r["ensemble"], r["distilled"]
         t = str(d["best_t_by_val"])
-        val_kept = 100 * (d["by_temperature"][t]["val_acc"]["mean"] - base["val_acc"]["mean"]) / \
-            (ens["val_acc"] - base["val_acc"]["mean"])
+        val_kept = gain_kept_pct(d["by_temperature"][t]["val_acc"]["mean"], base["val_acc"]["mean"], ens["val_acc"])
         rows.append({"run": "quick record", "what changed": "nothing (12 epochs each)",
                      "member train acc": base["train_acc"]["mean"],
                      "baseline": base["test_acc"]["mean"], "ensemble": ens["test_acc"],

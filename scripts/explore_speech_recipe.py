@@ -7,20 +7,21 @@ keep more of the ensemble's gain? Not part of `reproduce run speech`; the speech
 
 Writes results/quick/speech-explore/<variant>.json (the records there came from this script at the commit they name).
 """
-import json, sys, time
+import json
+import sys
+import time
 from pathlib import Path
-from reproduce.results import provenance
-import numpy as np, torch
+
+import numpy as np
+import torch
+
 from reproduce.experiments import speech as S
-from reproduce.core import TrainConfig
-from reproduce.profiles import get_profile, apply_overrides
+from reproduce.results import provenance
 
 variant = sys.argv[1]
 V = {
  "B": {"corpus.train_speakers": 120, "baseline.epochs": 4, "distilled.epochs": 4, "baseline.eval_every": 1,
        "distilled.eval_every": 1},
- "B8": {"corpus.train_speakers": 120, "baseline.epochs": 4, "distilled.epochs": 8, "baseline.eval_every": 1,
-       "distilled.eval_every": 2},
  "A24": {"distilled.epochs": 24, "distilled.eval_every": 4},
 }[variant]
 temps = [float(t) for t in sys.argv[2].split(",")]
@@ -42,7 +43,8 @@ print(json.dumps(out), flush=True)
 teacher = S.soft_target_logits(base.model, d["train"], temps)
 seeds_d = [S.SEED_BASE["distilled"] for _ in temps]
 dist = S._trainer(cfg, "distilled", sizes, seeds_d, d["train"], d["test"], True, {"val": d["val"]},
-                  teacher_logits=teacher, temperatures=temps, hard_weights=[0.5] * len(temps))
+                  teacher_logits=teacher, temperatures=temps,
+                  hard_weights=[cfg["distilled"]["hard_weight"]] * len(temps))
 for ep in sorted(dist.history):
     h = dist.history[ep]
     out.setdefault("dist_curve", {})[ep] = {"test": S.accuracy(h["test_errors"], d["test"].n),
@@ -51,8 +53,8 @@ last = dist.history[max(dist.history)]
 te, va = S.accuracy(last["test_errors"], d["test"].n), S.accuracy(last["val_errors"], d["val"].n)
 out["distilled"] = {str(t): {"test": a, "val": b} for t, a, b in zip(temps, te, va)}
 for split, acc in (("test", te), ("val", va)):
-    gain = out[f"ensemble_{split}"] - out[f"members_{split}"]
-    out[f"kept_{split}"] = {str(t): 100 * (a - out[f"members_{split}"]) / gain for t, a in zip(temps, acc)}
+    out[f"kept_{split}"] = {str(t): S.gain_kept_pct(a, out[f"members_{split}"], out[f"ensemble_{split}"])
+                            for t, a in zip(temps, acc)}
 out["wall_s"] = time.time() - t0
 print("RESULT", json.dumps(out), flush=True)
 rec = {"what": "speech Table 1 recipe exploration (validation-led), quick corpus", "variant": variant,

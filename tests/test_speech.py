@@ -159,3 +159,9 @@ def test_explorations_table_picks_t_on_validation(tmp_path):
                                                   "provenance": {"commit": "abcdef0123"}}))
     row = report_speech.explorations_table(None, tmp_path).iloc[0]
     assert row["T"] == "5" and row["distilled (T by val.)"] == 52.0 and row["kept, test %"] == 20.0
+
+
+def test_gain_kept_is_the_share_of_the_ensembles_gain():
+    from reproduce.experiments.speech import gain_kept_pct
+    assert gain_kept_pct(60.8, 58.9, 61.1) == pytest.approx(86.36, abs=0.01)  # the paper's Table 1
+    assert np.isnan(gain_kept_pct(60.0, 58.0, 57.0))  # no gain to keep

@@ -50,6 +50,12 @@ def raise_bad(name, value, allowed):
     raise UserError(f"{name}={value!r} must be {allowed}")
 
 
+def gain_kept_pct(distilled: float, baseline: float, ensemble: float) -> float:
+    """The share (%) of the ensemble's gain over the baseline that the distilled model keeps; NaN without a gain."""
+    gain = ensemble - baseline
+    return 100 * (distilled - baseline) / gain if gain > 0 else float("nan")
+
+
 def accuracy(errors, n) -> list[float]:
     return [100.0 * (1 - e / n) for e in errors]
 
@@ -146,9 +152,8 @@ def run(run_: Run, progress: bool, log):
             for i, t in enumerate(temps)}
     best_val = max(temps, key=lambda t: by_t[str(t)]["val_acc"]["mean"])
     best_test = max(temps, key=lambda t: by_t[str(t)]["test_acc"]["mean"])
-    gain = ens - out["baseline"]["test_acc"]["mean"]
-    kept = lambda t: 100 * (by_t[str(t)]["test_acc"]["mean"] - out["baseline"]["test_acc"]["mean"]) / gain \
-        if gain > 0 else float("nan")  # noqa: E731
+    base_acc = out["baseline"]["test_acc"]["mean"]
+    kept = lambda t: gain_kept_pct(by_t[str(t)]["test_acc"]["mean"], base_acc, ens)  # noqa: E731
     out["distilled"] = {"seeds": sorted(set(seeds_d)), "by_temperature": by_t, "hard_weight":
                         cfg["distilled"]["hard_weight"], "best_t_by_val": best_val, "best_t_by_test": best_test,
                         "test_acc": by_t[str(best_val)]["test_acc"], "wall_s": round(dist.wall_s, 2),
