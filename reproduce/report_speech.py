@@ -256,3 +256,25 @@ def explorations_table(quick_record: dict | None, folder=None):
                      "kept, val. %": o["kept_val"][t], "kept, test %": o["kept_test"][t],
                      "commit": rec["provenance"]["commit"][:8]})
     return pd.DataFrame(rows).round(1)
+
+
+def soft3_grid_table(path=None):
+    """Table 5's soft-target recipe, explored on the quick 3% frames (scripts/explore_speech_soft3.py): one row per
+    temperature x weight of the hard term, one seed and one teacher for all, the row chosen on VALIDATION frames
+    marked. 'Gap closed' is (soft - hard 3%) / (full data - hard 3%), against the recorded quick run's final hard-target
+    model. None when the exploration has not been recorded."""
+    import json
+
+    import pandas as pd
+
+    from .results import RESULTS_DIR
+    p = RESULTS_DIR / "quick" / "speech-explore-3pct" / "grid.json" if path is None else path
+    if not p.exists():
+        return None
+    o = json.loads(p.read_text())["results"]
+    best = max(range(len(o["grid"])), key=lambda i: o["grid"][i]["val_acc"])
+    rows = [{"T": f"{c['temperature']:g}", "hard-term weight": f"{c['hard_weight']:g}",
+             "train acc": c["train_acc"], "val. acc": c["val_acc"], "test acc": c["test_acc"],
+             "gap closed, val. %": c["recovered_val_pct"], "gap closed, test %": c["recovered_test_pct"],
+             "chosen on validation": "yes" if i == best else ""} for i, c in enumerate(o["grid"])]
+    return pd.DataFrame(rows).round(1)

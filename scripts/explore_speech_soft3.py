@@ -1,9 +1,10 @@
 """Exploration (validation-led) of Table 5's soft-target recipe at CPU scale. The paper does not say how the model on
-3% of the data was trained on soft targets; the quick profile uses Table 1's recipe (T = 2, weight 0.5 on the hard
-term), and its model memorizes the 3% hard labels (99% train accuracy, vs the paper's 65.4%). This trains, as one
+3% of the data was trained on soft targets; the quick profile first used Table 1's recipe (T = 2, weight 0.5 on the
+hard term), and its model memorized the 3% hard labels (99% train accuracy, vs the paper's 65.4%). This trains, as one
 batched model with one seed and one teacher (the first full-data baseline member, as the run's first soft-target
 member), every temperature x hard-term weight of the grid, on the quick profile's 3% frames and schedule.
-Not part of `reproduce run speech`; the speech chapter shows its record.
+Not part of `reproduce run speech`; the speech chapter shows its record, and the profiles' soft-target recipe for
+Table 5 is the cell this chose on validation frames (T = 20, no hard term).
 
     python scripts/explore_speech_soft3.py 1,2,5,10 0,0.5
 

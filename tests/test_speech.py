@@ -165,3 +165,18 @@ def test_gain_kept_is_the_share_of_the_ensembles_gain():
     from reproduce.experiments.speech import gain_kept_pct
     assert gain_kept_pct(60.8, 58.9, 61.1) == pytest.approx(86.36, abs=0.01)  # the paper's Table 1
     assert np.isnan(gain_kept_pct(60.0, 58.0, 57.0))  # no gain to keep
+
+
+def test_soft3_grid_table_chooses_on_validation(tmp_path):
+    """Table 5's recipe exploration marks the cell of best validation accuracy, not the one of best test accuracy."""
+    import json as _json
+
+    from reproduce import report_speech
+    cell = lambda t, a, va, te: {"temperature": t, "hard_weight": a, "train_acc": 70.0, "val_acc": va,  # noqa: E731
+                                 "test_acc": te, "recovered_val_pct": 0.0, "recovered_test_pct": 0.0}
+    grid = [cell(2.0, 0.5, 40.0, 45.0), cell(5.0, 0.0, 44.0, 41.0), cell(1.0, 0.0, 42.0, 43.0)]
+    p = tmp_path / "grid.json"
+    p.write_text(_json.dumps({"results": {"grid": grid, "best_by_val": 0}}))
+    df = report_speech.soft3_grid_table(p)
+    assert list(df["chosen on validation"]) == ["", "yes", ""]
+    assert report_speech.soft3_grid_table(tmp_path / "missing.json") is None
