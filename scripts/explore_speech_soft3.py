@@ -6,7 +6,7 @@ member), every temperature x hard-term weight of the grid, on the quick profile'
 Not part of `reproduce run speech`; the speech chapter shows its record, and the profiles' soft-target recipe for
 Table 5 is the cell this chose on validation frames (T = 20, no hard term).
 
-    python scripts/explore_speech_soft3.py 1,2,5,10 0,0.5
+    python scripts/explore_speech_soft3.py 1,2,5,10,20,50 0,0.5
 
 Writes results/quick/speech-explore-3pct/grid.json. The hard-target 3% model and the full-data model it is compared
 with are those of the recorded quick run (results/quick/speech.json): same corpus, split, schedule and seeds.
