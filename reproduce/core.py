@@ -156,15 +156,23 @@ class BatchedMLP(torch.nn.Module):
             self._saved.append(h)
 
     @torch.no_grad()
-    def backward_into(self, grad_logits: torch.Tensor) -> None:
-        """Gradients of the loss whose d/dlogits is grad_logits, written into each parameter's .grad."""
+    def backward_into(self, grad_logits: torch.Tensor, momentum: float | None = None, bufs=None) -> None:
+        """Gradients of the loss whose d/dlogits is grad_logits, written into each parameter's .grad; or, given SGD's
+        momentum buffers `bufs` (in parameters() order) and the step's `momentum`, bufs = momentum * bufs + gradient
+        with .grad untouched: the weight GEMM accumulates into its buffer, which saves writing a weight-sized
+        gradient and reading it back (on CPU, this step is bound by passes over the weights)."""
         g = grad_logits
-        for i in range(len(self.weights) - 1, -1, -1):
+        n = len(self.weights)
+        for i in range(n - 1, -1, -1):
             w, b, a = self.weights[i], self.biases[i], self._saved[i]
-            if w.grad is None or w.grad.shape != w.shape:
-                w.grad, b.grad = torch.empty_like(w), torch.empty_like(b)
-            torch.bmm(a.transpose(1, 2), g, out=w.grad)
-            torch.sum(g, dim=1, keepdim=True, out=b.grad)
+            if bufs is not None:
+                bufs[i].baddbmm_(a.transpose(1, 2), g, beta=momentum)
+                bufs[n + i].mul_(momentum).add_(g.sum(1, keepdim=True))
+            else:
+                if w.grad is None or w.grad.shape != w.shape:
+                    w.grad, b.grad = torch.empty_like(w), torch.empty_like(b)
+                torch.bmm(a.transpose(1, 2), g, out=w.grad)
+                torch.sum(g, dim=1, keepdim=True, out=b.grad)
             if i == 0:
                 break
             gh = torch.bmm(g, w.transpose(1, 2), out=self._buffer(("g", i), a.shape))
@@ -180,7 +188,11 @@ class BatchedMLP(torch.nn.Module):
             # sqrt of a sum of squares over fan_in, squares in a buffer kept between steps: on CPU, vector_norm over
             # this strided axis is twice as slow, and a fresh weight-sized temporary costs page faults every step
             norms = torch.mul(w, w, out=self._buffer(("sq", i), w.shape)).sum(1, keepdim=True).sqrt_()
-            w.mul_(torch.clamp(max_norm / (norms + 1e-12), max=1.0))
+            scale = torch.clamp(max_norm / (norms + 1e-12), max=1.0)
+            # on CPU a look at the scales costs no sync, and a layer with no unit over the bound (the large hidden
+            # layers, for most of training) is left alone instead of multiplied by ones: a pass over it saved
+            if w.device.type != "cpu" or bool((scale < 1.0).any()):
+                w.mul_(scale)
 
     @torch.no_grad()
     def predict(self, images: DeviceImages, chunk: int = 2000) -> torch.Tensor:
@@ -429,7 +441,9 @@ class Trainer:
             per = hard_cross_entropy(logits, y)
         return per
 
-    def _update(self):
+    def _update(self, momentum_done: bool = False):
+        """SGD with momentum (bufs = momentum * bufs + grad, unless backward_into did it; params -= lr * bufs), then
+        max-norm."""
         params = list(self.model.parameters())
         # index_select with the device step counter: no host sync, so CUDA can capture it
         at = self.step.view(1)
@@ -438,13 +452,15 @@ class Trainer:
         with torch.no_grad():
             grads = [p.grad for p in params]
             if self.device.type == "cuda":  # multi-tensor kernels, captured in the graph
-                torch._foreach_mul_(self.bufs, mom)
-                torch._foreach_add_(self.bufs, grads)
+                if not momentum_done:
+                    torch._foreach_mul_(self.bufs, mom)
+                    torch._foreach_add_(self.bufs, grads)
                 torch._foreach_add_(params, torch._foreach_mul(self.bufs, -lr))
             else:  # one pass per tensor and no weight-sized temporaries (on CPU each fresh one costs page faults)
                 neg_lr = -lr
                 for p, b, g in zip(params, self.bufs, grads):
-                    torch.addcmul(g, b, mom, out=b)
+                    if not momentum_done:
+                        torch.addcmul(g, b, mom, out=b)
                     p.addcmul_(b, neg_lr)
             if self.cfg.max_norm:
                 self.model.apply_max_norm(self.cfg.max_norm)
@@ -457,11 +473,13 @@ class Trainer:
             logits = self.model.forward_for_backward(x, masks).requires_grad_()
             per = self._head_loss(logits, idx)
             (grad_logits,) = torch.autograd.grad(per.sum(), logits)
-            self.model.backward_into(grad_logits)
+            # the momentum step rides on the gradient GEMMs; reading the step's momentum costs no sync on CPU
+            mom = float(self.mom_table[int(self.step)])
+            self.model.backward_into(grad_logits, mom, self.bufs)
         else:
             per = self._loss()
             per.sum().backward()
-        self._update()
+        self._update(momentum_done=self.manual_backward)
         with torch.no_grad():
             self.loss_sum.add_(per.detach())
 

@@ -62,6 +62,18 @@ def test_max_norm_clips_each_unit():
     assert torch.allclose(norms, torch.full_like(norms, 1.5), atol=1e-4)
 
 
+def test_max_norm_leaves_units_under_the_bound_alone():
+    m = BatchedMLP((20, 7, 3), member_generators([0, 1], CPU), CPU)
+    with torch.no_grad():
+        m.weights[0][0, :, :2].mul_(100)  # two units of member 0 over the bound, none elsewhere
+    before = [w.detach().clone() for w in m.weights]
+    m.apply_max_norm(1.5)
+    w = m.weights[0].detach()
+    assert torch.allclose(w[0, :, :2].norm(dim=0), torch.full((2,), 1.5), atol=1e-4)
+    assert torch.equal(w[0, :, 2:], before[0][0, :, 2:]) and torch.equal(w[1], before[0][1])
+    assert torch.equal(m.weights[1].detach(), before[1])
+
+
 def test_schedules():
     cfg = TrainConfig(epochs=4, lr=0.2, momentum=0.9, momentum_start=0.5, momentum_ramp_epochs=2)
     lr, mom = schedules(cfg, steps_per_epoch=10, device=CPU)
@@ -179,6 +191,15 @@ def test_hand_written_backward_is_autograds(members, dropout):
     for want, p in zip(expected, model.parameters()):
         assert p.grad.abs().sum() > 0
         torch.testing.assert_close(p.grad, want, rtol=1e-6, atol=1e-7)
+    # SGD's momentum step fused into the gradient GEMMs: bufs = 0.9 bufs + gradient, .grad untouched
+    old = [torch.randn(p.shape, generator=gen) for p in model.parameters()]
+    bufs = [b.clone() for b in old]
+    grads_before = [p.grad.clone() for p in model.parameters()]
+    z = model.forward_for_backward(x, masks).requires_grad_()
+    model.backward_into(torch.autograd.grad(loss(z), z)[0], 0.9, bufs)
+    for want, b, o, p, g in zip(expected, bufs, old, model.parameters(), grads_before):
+        torch.testing.assert_close(b, 0.9 * o + want, rtol=1e-5, atol=1e-6)
+        assert torch.equal(p.grad, g)
 
 
 @pytest.mark.parametrize("distill", [False, True])
