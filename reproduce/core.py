@@ -79,7 +79,8 @@ class DeviceImages:
 
     def crop(self, idx: torch.Tensor, offsets: torch.Tensor | None = None) -> torch.Tensor:
         """Float images (..., h*w) in [0, 1] for indices idx (...), shifted by offsets (..., 2) in [0, 2*PAD]."""
-        rows = self.pixels[idx]  # (..., side*side) uint8
+        # (..., side*side) uint8; index_select gathers whole rows ~10x faster than advanced indexing on CPU
+        rows = self.pixels.index_select(0, idx.reshape(-1)).view(*idx.shape, -1)
         if offsets is None:
             shift = PAD * self.side + PAD
         else:
@@ -178,7 +179,9 @@ class BatchedMLP(torch.nn.Module):
             gh = torch.bmm(g, w.transpose(1, 2), out=self._buffer(("g", i), a.shape))
             if self._masks is not None:
                 gh.mul_(self._masks[i - 1])
-            g = gh.masked_fill_(a <= 0, 0.0)  # ReLU: a is relu(.) x mask, zero wherever either is
+            # ReLU's backward as autograd's (a is relu(.) x mask, zero wherever either is), in place; on CPU
+            # masked_fill_(a <= 0, 0) is ~10x slower than this vectorized kernel
+            g = torch.ops.aten.threshold_backward.grad_input(gh, a, 0.0, grad_input=gh)
         self._saved = self._masks = None
 
     @torch.no_grad()

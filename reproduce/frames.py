@@ -37,4 +37,6 @@ class DeviceFrames:
     def crop(self, idx: torch.Tensor, offsets: torch.Tensor | None = None) -> torch.Tensor:
         """Float inputs (..., 26 * 40) for frame indices idx (...); offsets (image jitter) do not apply to speech."""
         window = self.centres[idx].unsqueeze(-1) + self._rel  # (..., 26)
-        return self.rows[window].reshape(*idx.shape, self.dim).to(torch.float32)
+        # index_select gathers whole rows several times faster than advanced indexing on CPU
+        rows = self.rows.index_select(0, window.reshape(-1))
+        return rows.view(*idx.shape, self.dim).to(torch.float32)
