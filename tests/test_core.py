@@ -216,3 +216,26 @@ def test_cpu_training_path_trains_as_autograd_does(data, distill):
     assert fast.history[max(fast.history)]["test_errors"] == plain.history[max(plain.history)]["test_errors"]
     for p, q in zip(fast.model.parameters(), plain.model.parameters()):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+
+
+def test_cpu_hidden_dropout_masks_are_fair_coins_per_member(data):
+    """On CPU, hidden dropout 0.5 draws one random bit per unit (63 per int64): every unit position is kept half the
+    time (no always-dropped bit), masks are 0 or 2, and a member's masks are its own seed's, batched or alone."""
+    train, _ = data
+    cfg = TrainConfig(**dict(RECIPE, sizes=(784, 130, 10)))  # 130 units: three int64 draws, the last one partly used
+    pair, alone = (Trainer(cfg, seeds, train, progress=False) for seeds in ([3, 4], [4]))
+    assert pair._bits_hid is not None
+    kept = torch.zeros(2, 130)
+    for t in (pair, alone):
+        t._new_epoch()
+    for _ in range(40):
+        masks = []
+        for t in (pair, alone):
+            t._draw()
+            masks.append(t._batch()[1][0])
+        (m2, m1) = masks
+        assert set(torch.unique(m2).tolist()) == {0.0, 2.0}
+        assert torch.equal(m2[1], m1[0]) and not torch.equal(m2[0], m2[1])
+        kept += (m2 > 0).float().sum(1)
+    frac = kept / (40 * cfg.batch_size)  # 2000 draws per unit: a fair coin stays within 0.5 +- 0.05
+    assert float(frac.min()) > 0.45 and float(frac.max()) < 0.55
