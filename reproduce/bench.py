@@ -95,6 +95,25 @@ def time_steps(step: Callable[[], None], device, n_steps: int, repeats: int, war
     return out
 
 
+def time_interleaved(steps: dict, device, n_steps: int, repeats: int, warmup: int) -> tuple[dict, dict]:
+    """time_steps for several setups, their repeats taken in turn (A B C A B C ...), so a machine that speeds up or
+    slows down during the run (shared CPUs do) moves every setup alike and their ratios stay fair. Returns seconds
+    per step {name: [one value per repeat]} and, on CUDA, peak memory in MiB {name: max over its repeats}, which
+    includes what the other setups hold resident (all are built before timing starts)."""
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
+    secs, peak = {name: [] for name in steps}, {name: None for name in steps}
+    for _ in range(repeats):
+        for name, step in steps.items():
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
+            secs[name] += time_steps(step, device, n_steps, 1, 0)
+            if device.type == "cuda":
+                peak[name] = max(peak[name] or 0.0, torch.cuda.max_memory_allocated(device) / 2**20)
+    return secs, peak
+
+
 def core_step_fn(train: DeviceImages, cfg: TrainConfig, n_models: int, graph: bool,
                  manual_backward: bool | None = None) -> Callable[[], None]:
     trainer = Trainer(cfg, list(range(n_models)), train, use_cuda_graph=graph, progress=False,
@@ -116,31 +135,25 @@ def compare(reference: Callable[[], None], train, cfg: TrainConfig, ensemble: in
     """The rows every benchmark reports, side by side: the reference loop, the core eager (and graph-captured on
     CUDA) for one model, E members batched, and E separate models; each with its speed-up per model."""
     from .results import summarize
-    rows = {}
-
-    def measure(name, step, n_models):
-        if dev.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(dev)
-        secs = time_steps(step, dev, n_steps, repeats, warmup)
-        med = statistics.median(secs)
-        rows[name] = {"s_per_step": summarize(secs), "median_ms": 1000 * med, "models": n_models,
-                      "examples_per_s": n_models * cfg.batch_size / med,
-                      "flop_per_s": flops_per_step(cfg, n_models) / med,
-                      "peak_mem_mb": torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None}
-        log(f"{name:<40} {1000 * med:8.3f} ms/step")
-
-    measure(REFERENCE, reference, 1)
-    measure("core, eager, E=1", core_step_fn(train, cfg, 1, graph=False), 1)
     graph = dev.type == "cuda"
-    if not graph:  # the same core with autograd's backward: what the hand-written one is worth
-        measure("core, eager, E=1, autograd backward", core_step_fn(train, cfg, 1, graph=False,
-                                                                   manual_backward=False), 1)
-    if graph:
-        measure("core, CUDA graph, E=1", core_step_fn(train, cfg, 1, graph=True), 1)
     kind = "CUDA graph" if graph else "eager"
-    measure(f"core, {kind}, E={ensemble} batched", core_step_fn(train, cfg, ensemble, graph=graph), ensemble)
+    steps = {REFERENCE: (reference, 1), "core, eager, E=1": (core_step_fn(train, cfg, 1, graph=False), 1)}
+    if not graph:  # the same core with autograd's backward: what the hand-written one is worth
+        steps["core, eager, E=1, autograd backward"] = (core_step_fn(train, cfg, 1, graph=False,
+                                                                     manual_backward=False), 1)
+    if graph:
+        steps["core, CUDA graph, E=1"] = (core_step_fn(train, cfg, 1, graph=True), 1)
+    steps[f"core, {kind}, E={ensemble} batched"] = (core_step_fn(train, cfg, ensemble, graph=graph), ensemble)
     singles = [core_step_fn(train, cfg, 1, graph=graph) for _ in range(ensemble)]
-    measure(f"core, {kind}, {ensemble} separate models", lambda: [s() for s in singles], ensemble)
+    steps[f"core, {kind}, {ensemble} separate models"] = (lambda: [s() for s in singles], ensemble)
+    secs, peak = time_interleaved({k: f for k, (f, _) in steps.items()}, dev, n_steps, repeats, warmup)
+    rows = {}
+    for name, (_, n_models) in steps.items():
+        med = statistics.median(secs[name])
+        rows[name] = {"s_per_step": summarize(secs[name]), "median_ms": 1000 * med, "models": n_models,
+                      "examples_per_s": n_models * cfg.batch_size / med,
+                      "flop_per_s": flops_per_step(cfg, n_models) / med, "peak_mem_mb": peak[name]}
+        log(f"{name:<40} {1000 * med:8.3f} ms/step")
     for r in rows.values():
         r["speedup_vs_reference_per_model"] = rows[REFERENCE]["median_ms"] * r["models"] / r["median_ms"]
     return rows
@@ -186,8 +199,8 @@ def sweep(device: str = "auto", widths=(30, 300), temperatures=12, seeds=3, n_st
                           use_cuda_graph=graph, progress=False).step_fn()
         singles = [Trainer(cfg, [i], train, teacher_logits=logits, temperatures=[temps[i]], use_cuda_graph=graph,
                            progress=False).step_fn() for i in range(E)]
-        b = time_steps(batched, dev, n_steps, repeats, warmup)
-        s = time_steps(lambda: [f() for f in singles], dev, n_steps, repeats, warmup)
+        t = time_interleaved({"b": batched, "s": lambda: [f() for f in singles]}, dev, n_steps, repeats, warmup)[0]
+        b, s = t["b"], t["s"]
         rows[str(w)] = {"members": E, "batched_ms": 1000 * statistics.median(b), "sequential_ms":
                         1000 * statistics.median(s), "batched": summarize(b), "sequential": summarize(s),
                         "speedup": statistics.median(s) / statistics.median(b)}
@@ -267,8 +280,8 @@ def specialists(device: str = "auto", members: int = 12, n_steps: int = 5, repea
     t0 = time.perf_counter()
     batched = trainer(list(range(members)))
     singles = [trainer([i]) for i in range(members)]
-    b = time_steps(batched, dev, n_steps, repeats, warmup)
-    s = time_steps(lambda: [f() for f in singles], dev, n_steps, repeats, warmup)
+    t = time_interleaved({"b": batched, "s": lambda: [f() for f in singles]}, dev, n_steps, repeats, warmup)[0]
+    b, s = t["b"], t["s"]
     row = {"members": members, "batched_ms": 1000 * statistics.median(b), "sequential_ms": 1000 * statistics.median(s),
            "batched": summarize(b), "sequential": summarize(s), "speedup": statistics.median(s) / statistics.median(b)}
     log(f"{members} specialists batched {row['batched_ms']:.1f} ms/step, one after another {row['sequential_ms']:.1f} "

@@ -55,3 +55,12 @@ def test_specialists_benchmark_runs_both_ways():
 def test_one_benchmark_at_a_time():
     from reproduce.cli import main
     assert main(["bench", "--sweep", "--specialists"]) != 0
+
+
+def test_setups_are_timed_in_turn():
+    """Repeats alternate between setups (A B A B ...), so drift of a shared machine moves every setup alike."""
+    calls = []
+    steps = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
+    secs, peak = bench.time_interleaved(steps, CPU, n_steps=2, repeats=3, warmup=1)
+    assert calls == ["a", "b"] + ["a", "a", "b", "b"] * 3
+    assert {k: len(v) for k, v in secs.items()} == {"a": 3, "b": 3} and peak == {"a": None, "b": None}
