@@ -30,11 +30,8 @@ cfg["temperatures"] = temps
 dev = torch.device("cpu")
 t0 = time.time()
 corpus, d = S.device_corpus(cfg, dev, True, print)
-n_labels = int(corpus["labels"].max()) + 1
-sizes = [d["train"].dim, *cfg["hidden"], n_labels]
 print("frames", {k: v.n for k, v in d.items()})
-seeds_b = [S.SEED_BASE["baseline"] + i for i in range(cfg["ensemble"])]
-base = S._trainer(cfg, "baseline", sizes, seeds_b, d["train"], d["test"], True, {"val": d["val"]})
+sizes, _, base = S.full_data_members(cfg, corpus, d, True)
 out = {"variant": variant, "overrides": V, "frames": {k: v.n for k, v in d.items()}}
 for split in ("test", "val", "train_sample"):
     m, e = S.ensemble_eval(base.model, d[split])

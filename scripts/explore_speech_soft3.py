@@ -14,7 +14,6 @@ with are those of the recorded quick run (results/quick/speech.json): same corpu
 import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -29,11 +28,7 @@ cfg = S.resolve_config("quick")
 dev = torch.device("cpu")
 t0 = time.time()
 corpus, d = S.device_corpus(cfg, dev, True, print)
-n_labels = int(corpus["labels"].max()) + 1
-sizes = [d["train"].dim, *cfg["hidden"], n_labels]
-seeds_b = [S.SEED_BASE["baseline"] + i for i in range(cfg["ensemble"])]
-# the run's checkpoint of the full-data members is reused when it is there (same config, same seeds)
-base = S._trainer(cfg, "baseline", sizes, seeds_b, d["train"], d["test"], True, {"val": d["val"]})
+sizes, seeds_b, base = S.full_data_members(cfg, corpus, d, True)
 small = d["train3"]
 teacher = base.model.predict(small)[:1]
 seeds = [S.SEED_BASE["soft3"]] * len(grid)  # one init for every cell: the grid's differences are paired
@@ -41,8 +36,8 @@ soft = S._trainer(cfg, "soft3", sizes, seeds, small, d["test"], True, {"val": d[
                   teacher_logits=teacher, temperatures=[t for t, _ in grid], hard_weights=[a for _, a in grid])
 curves = S._curves(soft.history, {"test": d["test"], "val": d["val"], "train": small})
 rec_path = RESULTS_DIR / "quick" / "speech.json"
-quick = json.loads(rec_path.read_text())["results"]
-hard3, full = quick["hard3"], quick["baseline"]
+quick_rec = json.loads(rec_path.read_text())
+hard3, full = quick_rec["results"]["hard3"], quick_rec["results"]["baseline"]
 ref = {"full_test": full["test_acc"]["mean"], "full_val": full["val_acc"]["mean"],
        "hard3_final_test": hard3["test_acc_final"]["mean"],
        "hard3_final_val": float(np.mean([c[-1] for c in hard3["curves"]["val"]])),
@@ -50,18 +45,14 @@ ref = {"full_test": full["test_acc"]["mean"], "full_val": full["val_acc"]["mean"
        "hard3_early_stopped_val": float(np.mean([max(c) for c in hard3["curves"]["val"]]))}
 
 
-def recovered(acc, hard, full_acc):
-    return 100 * (acc - hard) / (full_acc - hard) if full_acc > hard else float("nan")
-
-
 cells = []
 for m, (t, a) in enumerate(grid):
     te, va, tr = curves["test"][m][-1], curves["val"][m][-1], curves["train"][m][-1]
     cells.append({"temperature": t, "hard_weight": a, "test_acc": te, "val_acc": va, "train_acc": tr,
-                  "recovered_val_pct": recovered(va, ref["hard3_final_val"], ref["full_val"]),
-                  "recovered_test_pct": recovered(te, ref["hard3_final_test"], ref["full_test"]),
-                  "recovered_test_pct_vs_early_stopped": recovered(te, ref["hard3_early_stopped_test"],
-                                                                   ref["full_test"])})
+                  "recovered_val_pct": S.gap_closed_pct(va, ref["hard3_final_val"], ref["full_val"]),
+                  "recovered_test_pct": S.gap_closed_pct(te, ref["hard3_final_test"], ref["full_test"]),
+                  "recovered_test_pct_vs_early_stopped": S.gap_closed_pct(te, ref["hard3_early_stopped_test"],
+                                                                          ref["full_test"])})
     print(cells[-1], flush=True)
 best = max(range(len(cells)), key=lambda i: cells[i]["val_acc"])
 out = {"grid": cells, "reference": ref, "best_by_val": best, "curves": curves, "seed": seeds[0],
@@ -70,7 +61,7 @@ print("BEST (validation)", cells[best], flush=True)
 rec = {"what": "speech Table 5 soft-target recipe exploration (validation-led), quick corpus, 3% of the frames",
        "command": f"python scripts/explore_speech_soft3.py {sys.argv[1]} {sys.argv[2]}",
        "reference_record": {"path": str(rec_path.relative_to(RESULTS_DIR.parent)),
-                            "commit": json.loads(rec_path.read_text())["provenance"]["commit"]},
+                            "commit": quick_rec["provenance"]["commit"]},
        "results": out, "provenance": provenance(dev, out["wall_s"])}
 path = RESULTS_DIR / "quick" / "speech-explore-3pct" / "grid.json"
 path.parent.mkdir(parents=True, exist_ok=True)

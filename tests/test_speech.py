@@ -180,3 +180,9 @@ def test_soft3_grid_table_chooses_on_validation(tmp_path):
     df = report_speech.soft3_grid_table(p)
     assert list(df["chosen on validation"]) == ["", "yes", ""]
     assert report_speech.soft3_grid_table(tmp_path / "missing.json") is None
+
+
+def test_gap_closed_is_the_share_of_the_small_data_gap():
+    from reproduce.experiments.speech import gap_closed_pct
+    assert gap_closed_pct(57.0, 44.5, 58.9) == pytest.approx(86.81, abs=0.01)  # the paper's Table 5
+    assert np.isnan(gap_closed_pct(50.0, 60.0, 58.9))  # no gap to close
