@@ -186,3 +186,14 @@ def test_gap_closed_is_the_share_of_the_small_data_gap():
     from reproduce.experiments.speech import gap_closed_pct
     assert gap_closed_pct(57.0, 44.5, 58.9) == pytest.approx(86.81, abs=0.01)  # the paper's Table 5
     assert np.isnan(gap_closed_pct(50.0, 60.0, 58.9))  # no gap to close
+
+
+def test_recorded_roles_carry_no_default_sizes():
+    """The net is sized by `hidden` and the corpus; the recorded role configs must not show TrainConfig's default
+    784-800-800-10 (they did, for a 1040-256-256-256-201 net), and asking for a role's sizes says what to set."""
+    from reproduce.experiments import speech as S
+    cfg = S.resolve_config("smoke")
+    assert all("sizes" not in cfg[role] for role in S.ROLES)
+    assert cfg["soft3"]["temperature"] == 20.0 and cfg["hidden"] == [128, 128]
+    with pytest.raises(UserError, match="baseline.sizes .*hidden"):
+        S.resolve_config("smoke", overrides=["baseline.sizes=[1040,64,201]"])

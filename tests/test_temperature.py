@@ -45,3 +45,7 @@ def test_config_is_validated():
         ts.resolve_config("smoke", overrides=["widths=[]"])
     cfg = ts.resolve_config("smoke", overrides=["widths=[30]"])
     assert cfg["widths"] == [30] and cfg["teacher"]["sizes"] == (784, 1200, 1200, 10)
+    # the record must not show TrainConfig's default 800-800 widths for students sized by `widths`
+    assert "sizes" not in cfg["student"] and cfg["student"]["temperature"] == 20.0
+    with pytest.raises(UserError, match="student.sizes .*widths"):
+        ts.resolve_config("smoke", overrides=["student.sizes=[784,30,30,10]"])

@@ -5,7 +5,8 @@ import time
 from contextlib import nullcontext
 
 from .. import distributed
-from ..core import config_fingerprint, resolve_device
+from ..core import TrainConfig, config_fingerprint, resolve_device
+from ..errors import UserError
 from ..io import exclusive_lock
 from ..results import git_commit, provenance, read_record, record_path, write_record
 
@@ -19,6 +20,17 @@ def matching_record(name: str, profile: str, fingerprint: str, rerun: bool, resu
         log(f"reusing the recorded {profile} result ({old['provenance']['commit'][:12]}); rerun=True to train again")
         return old
     return None
+
+
+def recipe_sized_elsewhere(recipe: dict, role: str, sized_by: str) -> dict:
+    """A role's TrainConfig dict without `sizes`, for roles whose layer widths the experiment sets (from `widths`, or
+    from `hidden` and the data): a recorded config must not show TrainConfig's default widths for a net it never
+    trained. Setting the role's sizes is an error that names the key to set instead."""
+    if "sizes" in recipe:
+        raise UserError(f"{role}.sizes cannot be set: this experiment sizes the net from {sized_by}; set that instead")
+    out = TrainConfig(**recipe).to_dict()
+    del out["sizes"]
+    return out
 
 
 def experiment(name: str, resolve_config):

@@ -19,7 +19,7 @@ from ..frames import DeviceFrames
 from ..profiles import apply_overrides, check_int, get_profile
 from ..results import summarize
 from ..speech import corpus as C
-from .common import Run, experiment
+from .common import Run, experiment, recipe_sized_elsewhere
 from .mnist import runs_dir
 
 NAME = "speech"
@@ -42,7 +42,8 @@ def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> di
            "distill_seeds": check_int("distill_seeds", r["distill_seeds"], 1, 16), "temperatures": list(temps),
            "fraction": r["fraction"], "hidden": list(r["hidden"]), "corpus": C.check_config(r["corpus"])}
     for role in ROLES:
-        cfg[role] = TrainConfig(**r[role]).to_dict()
+        cfg[role] = recipe_sized_elsewhere(r[role], role, "`hidden` and the corpus (26 x 40 inputs, one output per "
+                                                         "label); results.sizes records them")
     return cfg
 
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 import math
 import statistics
 
-from ..core import TrainConfig
 from ..errors import UserError
 from ..profiles import apply_overrides, check_int, get_profile
 from ..results import summarize
 from . import mnist
-from .common import Run, experiment
+from .common import Run, experiment, recipe_sized_elsewhere
 
 NAME = "temperature-sweep"
 SEED_BASE = 6000
@@ -35,7 +34,7 @@ def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> di
     if not widths or any(not (1 <= w <= 8192) for w in widths):
         raise UserError(f"widths={widths} must be a non-empty list of integers in 1..8192")
     teacher_cfg = mnist.resolve_config(profile)
-    student = TrainConfig(**recipes["student"]).to_dict()
+    student = recipe_sized_elsewhere(recipes["student"], "student", "`widths` (784-w-w-10 for each width w)")
     if student["temperature"] is None:
         raise UserError("student.temperature must be set (any value: each member gets its own T)")
     return {"experiment": NAME, "profile": profile, "seeds": n, "temperatures": temps, "widths": widths,
