@@ -291,3 +291,78 @@ def specialists(device: str = "auto", members: int = 12, n_steps: int = 5, repea
             "config": {"n_steps": n_steps, "repeats": repeats, "warmup": warmup, "recipe": cfg.to_dict(),
                        "arch": prof["arch"]},
             "provenance": provenance(dev, time.perf_counter() - t0)}
+
+
+# data sizes (training images) for the epoch-cost scaling; a GPU's step is so short that small epochs would time
+# mostly the launch of the first step
+SCALING_N = {"cpu": (1500, 3000, 6000, 12000), "cuda": (7500, 15000, 30000, 60000)}
+SCALING_E = (1, 2, 4, 8, 16)
+# how far the per-example (or per-member) cost may drift before we call the growth worse than linear: above the
+# run-to-run spread of these machines, far below what a quadratic term would add over an 8x or 16x range
+LINEAR_TOLERANCE = 0.15
+
+
+def epoch_fn(trainer: Trainer) -> Callable[[], None]:
+    """One whole epoch per call, as Trainer.run trains it (each member's new data order, then every step), without
+    evaluation or checkpoints; the schedule restarts with each call so it never runs off its table."""
+    def epoch():
+        trainer._new_epoch()
+        trainer._ensure_graph()
+        trainer.step.zero_()
+        for _ in range(trainer.steps_per_epoch):
+            trainer._one_step()
+    return epoch
+
+
+def scaling_summary(epoch_s_by_n: dict[int, float], epoch_s_by_e: dict[int, float]) -> dict:
+    """From median epoch times, the two claims of the design: an epoch's cost grows linearly in the data (cost per
+    example at every N within LINEAR_TOLERANCE of the smallest N's) and no worse than linearly in the members E
+    (cost per member at every E at most (1 + LINEAR_TOLERANCE) x one member's)."""
+    n0 = min(epoch_s_by_n)
+    per_example = {n: (t / n) / (epoch_s_by_n[n0] / n0) for n, t in epoch_s_by_n.items()}
+    per_member = {e: t / (e * epoch_s_by_e[1]) for e, t in epoch_s_by_e.items()}
+    return {"per_example_vs_smallest_n": per_example, "per_member_vs_one": per_member,
+            "linear_in_data": all(abs(r - 1) <= LINEAR_TOLERANCE for r in per_example.values()),
+            "at_most_linear_in_members": all(r <= 1 + LINEAR_TOLERANCE for r in per_member.values()),
+            "tolerance": LINEAR_TOLERANCE}
+
+
+def scaling(device: str = "auto", sizes_n=None, members=SCALING_E, n_for_members: int | None = None,
+            repeats: int = 3, warmup: int = 1, images=None, log=print) -> dict:
+    """The cost of one training epoch of the MNIST teacher (batch 100) against the data size at E = 1, and against
+    the number of members E batched at the smallest data size; every setup timed in turn, one epoch per repeat."""
+    from .results import provenance, summarize
+    dev = resolve_device(device)
+    if images is None:
+        from . import data
+        m = data.load_mnist()
+        images = (m.train_x, m.train_y)
+    x, y = images
+    ns = tuple(sizes_n or SCALING_N.get(dev.type, SCALING_N["cpu"]))
+    if max(ns) > len(y):
+        raise ValueError(f"data sizes {ns} exceed the {len(y)} images given")
+    n_e = n_for_members or ns[0]
+    cfg = TrainConfig(**TEACHER)
+    graph = dev.type == "cuda"
+    subsets = {n: DeviceImages(x[:n], y[:n], dev) for n in sorted(set(ns) | {n_e})}
+
+    def setup(n, e):
+        return epoch_fn(Trainer(cfg, list(range(e)), subsets[n], use_cuda_graph=graph, progress=False))
+    keys = [(n, 1) for n in ns] + [(n_e, e) for e in members if (n_e, e) not in [(n, 1) for n in ns]]
+    t0 = time.perf_counter()
+    secs = time_interleaved({k: setup(*k) for k in keys}, dev, 1, repeats, warmup)[0]
+    med = {k: statistics.median(v) for k, v in secs.items()}
+    summary = scaling_summary({n: med[(n, 1)] for n in ns}, {e: med[(n_e, e)] for e in members})
+    rows = {f"N={n}, E={e}": {"images": n, "members": e, "epoch_s": med[(n, e)], "epoch": summarize(secs[(n, e)]),
+                              "steps": n // cfg.batch_size} for n, e in keys}
+    log(f"per-example cost vs N={ns[0]}: " + ", ".join(f"N={n} x{r:.2f}" for n, r in
+                                                     summary["per_example_vs_smallest_n"].items()))
+    log(f"per-member cost vs E=1 at N={n_e}: " + ", ".join(f"E={e} x{r:.2f}" for e, r in
+                                                         summary["per_member_vs_one"].items()))
+    return {"benchmark": f"one training epoch of the teacher {'-'.join(map(str, cfg.sizes))}, batch "
+                         f"{cfg.batch_size}: against the data size (E = 1) and the members batched (N = {n_e})",
+            "rows": rows, "summary": {k: ({str(a): b for a, b in v.items()} if isinstance(v, dict) else v)
+                                      for k, v in summary.items()},
+            "config": {"sizes_n": list(ns), "members": list(members), "n_for_members": n_e, "repeats": repeats,
+                       "warmup": warmup, "recipe": cfg.to_dict()},
+            "provenance": provenance(dev, time.perf_counter() - t0)}

@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                          "(synthetic 26 x 40 windows, the paper profile's net)")
     b.add_argument("--specialists", action="store_true", help="time E dustbin specialists batched against one "
                                                               "after another instead (glyphs, CNN)")
+    b.add_argument("--scaling", action="store_true", help="time one epoch against the data size and the number of "
+                                                          "members batched instead (is the growth linear?)")
     v = sub.add_parser("verdicts", help="print (or --write) the verdicts of the recorded paper/quick runs")
     v.add_argument("--write", action="store_true", help="update results/verdicts.json (after recording a run)")
     return p
@@ -81,9 +83,12 @@ def main(argv=None) -> int:
             from .results import RESULTS_DIR
             if args.steps < 1 or args.repeats < 1 or args.ensemble < 2:
                 raise UserError("--steps and --repeats must be >= 1 and --ensemble >= 2")
-            if sum([args.sweep, args.speech, args.specialists]) > 1:
-                raise UserError("--sweep, --speech and --specialists are different benchmarks; give one of them")
-            if args.specialists:
+            if sum([args.sweep, args.speech, args.specialists, args.scaling]) > 1:
+                raise UserError("--sweep, --speech, --specialists and --scaling are different benchmarks; give one "
+                                "of them")
+            if args.scaling:
+                rec = bench.scaling(args.device, repeats=args.repeats)
+            elif args.specialists:
                 rec = bench.specialists(args.device, members=args.ensemble, n_steps=args.steps, repeats=args.repeats)
             elif args.sweep:
                 rec = bench.sweep(args.device, n_steps=args.steps, repeats=args.repeats)
@@ -97,7 +102,7 @@ def main(argv=None) -> int:
             if args.record:
                 slug = re.sub(r"[^A-Za-z0-9]+", "-", rec["provenance"]["device"]).strip("-").lower()
                 folder = ("bench-sweep" if args.sweep else "bench-speech" if args.speech else
-                          "bench-specialists" if args.specialists else "bench")
+                          "bench-specialists" if args.specialists else "bench-scaling" if args.scaling else "bench")
                 path = RESULTS_DIR / folder / f"{slug}.json"
                 atomic_write_json(path, rec)
                 print(f"recorded {path}")

@@ -13,7 +13,7 @@
 # Test it here at small scale first:  OUT=/tmp/gout bash scripts/gpu_session.sh smoke
 # The whole list does not fit one 10-minute call (nor a 15-minute lease): choose with STEPS, in priority order, e.g.
 #   STEPS="bench mnist omitted-digit" bash scripts/gpu_session.sh paper
-# Step names: bench bench-sweep bench-speech bench-specialists mnist omitted-digit temperature-sweep speech specialists
+# Step names: bench bench-sweep bench-speech bench-specialists bench-scaling mnist omitted-digit temperature-sweep speech specialists
 set -u
 PROFILE=${1:-paper}
 OUT=${OUT:-/tmp/gpu-session-out}
@@ -30,7 +30,7 @@ RES=$(mktemp -d)
 log() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$OUT/session.log"; }
 save() { for f in "$RES"/*/*.json results/bench*/*.json; do
            [ -f "$f" ] || continue; d="$OUT/$(basename "$(dirname "$f")")"; mkdir -p "$d"; cp "$f" "$d/"; done; }
-ALL_STEPS="bench bench-sweep bench-speech bench-specialists mnist omitted-digit temperature-sweep speech specialists"
+ALL_STEPS="bench bench-sweep bench-speech bench-specialists bench-scaling mnist omitted-digit temperature-sweep speech specialists"
 STEPS=${STEPS:-$ALL_STEPS}
 for s in $STEPS; do
   case " $ALL_STEPS " in *" $s "*) ;; *) echo "unknown step '$s' in STEPS; allowed: $ALL_STEPS" >&2; exit 2;; esac
@@ -48,6 +48,7 @@ step bench 120 bench --record --repeats 5
 step bench-sweep 120 bench --sweep --record --repeats 3
 step bench-speech 120 bench --speech --record --repeats 3
 step bench-specialists 120 bench --specialists --record --repeats 3
+step bench-scaling 90 bench --scaling --record --repeats 3
 step mnist 300 run mnist --profile "$PROFILE" --results-dir "$RES"
 step omitted-digit 150 run omitted-digit --profile "$PROFILE" --results-dir "$RES"
 step temperature-sweep 200 run temperature-sweep --profile "$PROFILE" --results-dir "$RES"

@@ -1,4 +1,5 @@
 """The benchmark's step functions do the same work as training (no timing is asserted here)."""
+import pytest
 import torch
 
 from reproduce import bench
@@ -55,6 +56,7 @@ def test_specialists_benchmark_runs_both_ways():
 def test_one_benchmark_at_a_time():
     from reproduce.cli import main
     assert main(["bench", "--sweep", "--specialists"]) != 0
+    assert main(["bench", "--scaling", "--speech"]) != 0
 
 
 def test_setups_are_timed_in_turn():
@@ -64,3 +66,35 @@ def test_setups_are_timed_in_turn():
     secs, peak = bench.time_interleaved(steps, CPU, n_steps=2, repeats=3, warmup=1)
     assert calls == ["a", "b"] + ["a", "a", "b", "b"] * 3
     assert {k: len(v) for k, v in secs.items()} == {"a": 3, "b": 3} and peak == {"a": None, "b": None}
+
+
+def test_epoch_fn_is_one_epoch_of_training_each_call():
+    x, y = synthetic(300)
+    train = DeviceImages(x, y, CPU)
+    cfg = TrainConfig(sizes=(784, 32, 10), epochs=1, batch_size=50, lr=0.05, jitter=2, hidden_dropout=0.5)
+    ref = Trainer(cfg, [3, 4], train, progress=False).run().model
+    t = Trainer(cfg, [3, 4], train, progress=False)
+    epoch = bench.epoch_fn(t)
+    epoch()
+    assert all(torch.equal(a, b) for a, b in zip(ref.parameters(), t.model.parameters()))
+    epoch()  # a second epoch restarts the one-epoch schedule instead of running off it
+    assert int(t.step) == t.steps_per_epoch == 6
+
+
+def test_scaling_summary_tells_linear_from_worse():
+    linear = bench.scaling_summary({1000: 1.0, 2000: 2.1, 4000: 3.9}, {1: 1.0, 2: 1.5, 4: 2.4})
+    assert linear["linear_in_data"] and linear["at_most_linear_in_members"]
+    assert linear["per_example_vs_smallest_n"][2000] == pytest.approx(1.05)
+    assert linear["per_member_vs_one"][4] == pytest.approx(0.6)
+    # a quadratic term in the data, or members that cost more together than apart, fail
+    assert not bench.scaling_summary({1000: 1.0, 4000: 4.0 + 1.0}, {1: 1.0})["linear_in_data"]
+    assert not bench.scaling_summary({1000: 1.0}, {1: 1.0, 8: 8 * 1.2})["at_most_linear_in_members"]
+
+
+def test_scaling_benchmark_times_every_setup():
+    x, y = synthetic(400)
+    rec = bench.scaling("cpu", sizes_n=(200, 400), members=(1, 2), repeats=1, warmup=0, images=(x, y),
+                        log=lambda m: None)
+    assert sorted(rec["rows"]) == ["N=200, E=1", "N=200, E=2", "N=400, E=1"]
+    assert rec["rows"]["N=400, E=1"]["steps"] == 4 and all(r["epoch_s"] > 0 for r in rec["rows"].values())
+    assert set(rec["summary"]["per_member_vs_one"]) == {"1", "2"}
