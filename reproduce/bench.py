@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from .core import PAD, DeviceImages, TrainConfig, Trainer, resolve_device
+from .errors import UserError
 
 TEACHER = dict(sizes=(784, 1200, 1200, 10), batch_size=100, lr=0.05, momentum=0.9, max_norm=2.5, jitter=2,
                input_dropout=0.2, hidden_dropout=0.5, epochs=1)
@@ -340,7 +341,7 @@ def scaling(device: str = "auto", sizes_n=None, members=SCALING_E, n_for_members
     x, y = images
     ns = tuple(sizes_n or SCALING_N.get(dev.type, SCALING_N["cpu"]))
     if max(ns) > len(y):
-        raise ValueError(f"data sizes {ns} exceed the {len(y)} images given")
+        raise UserError(f"data sizes {ns} exceed the {len(y)} images given; pass smaller sizes_n")
     n_e = n_for_members or ns[0]
     cfg = TrainConfig(**TEACHER)
     graph = dev.type == "cuda"

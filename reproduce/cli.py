@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--specialists", action="store_true", help="time E dustbin specialists batched against one "
                                                               "after another instead (glyphs, CNN)")
     b.add_argument("--scaling", action="store_true", help="time one epoch against the data size and the number of "
-                                                          "members batched instead (is the growth linear?)")
+                                                          "members batched instead (is the growth linear?); one "
+                                                          "epoch per repeat, --steps and --ensemble do not apply")
     v = sub.add_parser("verdicts", help="print (or --write) the verdicts of the recorded paper/quick runs")
     v.add_argument("--write", action="store_true", help="update results/verdicts.json (after recording a run)")
     return p

@@ -4,6 +4,7 @@ import torch
 
 from reproduce import bench
 from reproduce.core import DeviceImages, TrainConfig, Trainer
+from reproduce.errors import UserError
 from test_core import synthetic
 
 CPU = torch.device("cpu")
@@ -98,3 +99,5 @@ def test_scaling_benchmark_times_every_setup():
     assert sorted(rec["rows"]) == ["N=200, E=1", "N=200, E=2", "N=400, E=1"]
     assert rec["rows"]["N=400, E=1"]["steps"] == 4 and all(r["epoch_s"] > 0 for r in rec["rows"].values())
     assert set(rec["summary"]["per_member_vs_one"]) == {"1", "2"}
+    with pytest.raises(UserError, match="exceed the 400 images"):
+        bench.scaling("cpu", sizes_n=(800,), images=(x, y), log=lambda m: None)
