@@ -349,7 +349,7 @@ def scaling(device: str = "auto", sizes_n=None, members=SCALING_E, n_for_members
 
     def setup(n, e):
         return epoch_fn(Trainer(cfg, list(range(e)), subsets[n], use_cuda_graph=graph, progress=False))
-    keys = [(n, 1) for n in ns] + [(n_e, e) for e in members if (n_e, e) not in [(n, 1) for n in ns]]
+    keys = list(dict.fromkeys([(n, 1) for n in ns] + [(n_e, e) for e in members]))  # (N, E) setups, once each
     t0 = time.perf_counter()
     secs = time_interleaved({k: setup(*k) for k in keys}, dev, 1, repeats, warmup)[0]
     med = {k: statistics.median(v) for k, v in secs.items()}

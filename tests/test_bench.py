@@ -10,12 +10,17 @@ from test_core import synthetic
 CPU = torch.device("cpu")
 
 
-def test_step_fn_is_one_epoch_of_training():
+def _trained_one_epoch_and_fresh():
+    """The parameters of Trainer.run after one epoch, and a fresh Trainer of the same members and data."""
     x, y = synthetic(300)
     train = DeviceImages(x, y, CPU)
     cfg = TrainConfig(sizes=(784, 32, 10), epochs=1, batch_size=50, lr=0.05, jitter=2, hidden_dropout=0.5)
     ref = Trainer(cfg, [3, 4], train, progress=False).run().model
-    t = Trainer(cfg, [3, 4], train, progress=False)
+    return ref, Trainer(cfg, [3, 4], train, progress=False)
+
+
+def test_step_fn_is_one_epoch_of_training():
+    ref, t = _trained_one_epoch_and_fresh()
     step = t.step_fn()
     for _ in range(t.steps_per_epoch):
         step()
@@ -70,11 +75,7 @@ def test_setups_are_timed_in_turn():
 
 
 def test_epoch_fn_is_one_epoch_of_training_each_call():
-    x, y = synthetic(300)
-    train = DeviceImages(x, y, CPU)
-    cfg = TrainConfig(sizes=(784, 32, 10), epochs=1, batch_size=50, lr=0.05, jitter=2, hidden_dropout=0.5)
-    ref = Trainer(cfg, [3, 4], train, progress=False).run().model
-    t = Trainer(cfg, [3, 4], train, progress=False)
+    ref, t = _trained_one_epoch_and_fresh()
     epoch = bench.epoch_fn(t)
     epoch()
     assert all(torch.equal(a, b) for a, b in zip(ref.parameters(), t.model.parameters()))
