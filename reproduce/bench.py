@@ -115,6 +115,17 @@ def time_interleaved(steps: dict, device, n_steps: int, repeats: int, warmup: in
     return secs, peak
 
 
+def batched_vs_sequential(batched: Callable[[], None], singles: list, device, n_steps: int, repeats: int,
+                          warmup: int) -> dict:
+    """One row of the batching benchmarks: a step of the members as one batched model against a step of each of the
+    same members in turn (their repeats interleaved), in ms per step and the speed-up of batching."""
+    from .results import summarize
+    t = time_interleaved({"b": batched, "s": lambda: [f() for f in singles]}, device, n_steps, repeats, warmup)[0]
+    b, s = statistics.median(t["b"]), statistics.median(t["s"])
+    return {"members": len(singles), "batched_ms": 1000 * b, "sequential_ms": 1000 * s, "batched": summarize(t["b"]),
+            "sequential": summarize(t["s"]), "speedup": s / b}
+
+
 def core_step_fn(train: DeviceImages, cfg: TrainConfig, n_models: int, graph: bool,
                  manual_backward: bool | None = None) -> Callable[[], None]:
     trainer = Trainer(cfg, list(range(n_models)), train, use_cuda_graph=graph, progress=False,
@@ -183,7 +194,7 @@ def sweep(device: str = "auto", widths=(30, 300), temperatures=12, seeds=3, n_st
     """The temperature sweep's workload: T x seeds distilled students of one width as ONE batched model vs the
     same members trained one after another (a step of each in turn), side by side."""
     from . import data
-    from .results import provenance, summarize
+    from .results import provenance
     dev = resolve_device(device)
     m = data.load_mnist()
     train = DeviceImages(m.train_x, m.train_y, dev)
@@ -200,11 +211,7 @@ def sweep(device: str = "auto", widths=(30, 300), temperatures=12, seeds=3, n_st
                           use_cuda_graph=graph, progress=False).step_fn()
         singles = [Trainer(cfg, [i], train, teacher_logits=logits, temperatures=[temps[i]], use_cuda_graph=graph,
                            progress=False).step_fn() for i in range(E)]
-        t = time_interleaved({"b": batched, "s": lambda: [f() for f in singles]}, dev, n_steps, repeats, warmup)[0]
-        b, s = t["b"], t["s"]
-        rows[str(w)] = {"members": E, "batched_ms": 1000 * statistics.median(b), "sequential_ms":
-                        1000 * statistics.median(s), "batched": summarize(b), "sequential": summarize(s),
-                        "speedup": statistics.median(s) / statistics.median(b)}
+        rows[str(w)] = batched_vs_sequential(batched, singles, dev, n_steps, repeats, warmup)
         log(f"width {w}: {E} members batched {rows[str(w)]['batched_ms']:.2f} ms/step, one after another "
             f"{rows[str(w)]['sequential_ms']:.2f} ms/step: x{rows[str(w)]['speedup']:.2f}")
     return {"benchmark": f"temperature sweep, {temperatures} T x {seeds} seeds per width, batch 100",
@@ -263,7 +270,7 @@ def specialists(device: str = "auto", members: int = 12, n_steps: int = 5, repea
     from . import specialists as S
     from .cnn_trainer import CNNTrainer, SubsetSampler
     from .profiles import get_profile
-    from .results import provenance, summarize
+    from .results import provenance
     dev = resolve_device(device)
     prof = get_profile("specialists", "paper" if dev.type == "cuda" else "quick")
     cfg = TrainConfig(**dict(prof["dustbin"], epochs=1))
@@ -281,10 +288,7 @@ def specialists(device: str = "auto", members: int = 12, n_steps: int = 5, repea
     t0 = time.perf_counter()
     batched = trainer(list(range(members)))
     singles = [trainer([i]) for i in range(members)]
-    t = time_interleaved({"b": batched, "s": lambda: [f() for f in singles]}, dev, n_steps, repeats, warmup)[0]
-    b, s = t["b"], t["s"]
-    row = {"members": members, "batched_ms": 1000 * statistics.median(b), "sequential_ms": 1000 * statistics.median(s),
-           "batched": summarize(b), "sequential": summarize(s), "speedup": statistics.median(s) / statistics.median(b)}
+    row = batched_vs_sequential(batched, singles, dev, n_steps, repeats, warmup)
     log(f"{members} specialists batched {row['batched_ms']:.1f} ms/step, one after another {row['sequential_ms']:.1f} "
         f"ms/step: x{row['speedup']:.2f}")
     return {"benchmark": f"{members} dustbin specialists, CNN {prof['arch']}, batch {cfg.batch_size} per member, "

@@ -42,6 +42,7 @@ def test_sweep_benchmark_runs_both_ways():
     rec = bench.sweep("cpu", widths=(8,), temperatures=2, seeds=1, n_steps=1, repeats=1, warmup=1, log=lambda m: None)
     row = rec["rows"]["8"]
     assert row["members"] == 2 and row["batched_ms"] > 0 and row["sequential_ms"] > 0 and row["speedup"] > 0
+    assert row["speedup"] == pytest.approx(row["sequential_ms"] / row["batched_ms"])  # > 1: batching is faster
 
 
 def test_speech_benchmark_runs_every_row():
