@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from . import cpu_gemm
 from .core import PAD, DeviceImages, TrainConfig, Trainer, resolve_device
 from .errors import UserError
 
@@ -127,10 +128,16 @@ def batched_vs_sequential(batched: Callable[[], None], singles: list, device, n_
 
 
 def core_step_fn(train: DeviceImages, cfg: TrainConfig, n_models: int, graph: bool,
-                 manual_backward: bool | None = None) -> Callable[[], None]:
+                 manual_backward: bool | None = None, onednn: bool | None = None) -> Callable[[], None]:
+    """The core's training step; `onednn` overrides which library a CPU MLP's products go through (cpu_gemm)."""
     trainer = Trainer(cfg, list(range(n_models)), train, use_cuda_graph=graph, progress=False,
                       manual_backward=manual_backward)
+    if onednn is not None:
+        trainer.model.onednn = onednn
     return trainer.step_fn()
+
+
+MKL_ROW = "core, eager, E=1, products through MKL"
 
 
 def flops_per_step(cfg: TrainConfig, n_models: int) -> float:
@@ -153,6 +160,8 @@ def compare(reference: Callable[[], None], train, cfg: TrainConfig, ensemble: in
     if not graph:  # the same core with autograd's backward: what the hand-written one is worth
         steps["core, eager, E=1, autograd backward"] = (core_step_fn(train, cfg, 1, graph=False,
                                                                      manual_backward=False), 1)
+    if not graph and cpu_gemm.use_onednn(cfg.sizes):  # the core on the reference loop's GEMM library (MKL): what
+        steps[MKL_ROW] = (core_step_fn(train, cfg, 1, graph=False, onednn=False), 1)  # the core wins besides it
     if graph:
         steps["core, CUDA graph, E=1"] = (core_step_fn(train, cfg, 1, graph=True), 1)
     steps[f"core, {kind}, E={ensemble} batched"] = (core_step_fn(train, cfg, ensemble, graph=graph), ensemble)

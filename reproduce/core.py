@@ -29,6 +29,7 @@ from typing import Sequence
 
 import torch
 
+from . import cpu_gemm
 from .distill import distillation_loss, hard_cross_entropy
 from .errors import UserError
 from .io import atomic_write
@@ -36,7 +37,7 @@ from .io import atomic_write
 PAD = 2  # images are stored padded by this many pixels so that jitter is a pure gather
 # Checkpoints are keyed by the code that trains, too: a change to the core or the loss never resumes an old run.
 CODE_DIGEST = hashlib.sha256(b"".join((Path(__file__).parent / f).read_bytes()
-                                      for f in ("core.py", "distill.py"))).hexdigest()[:12]
+                                      for f in ("core.py", "distill.py", "cpu_gemm.py"))).hexdigest()[:12]
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -111,6 +112,8 @@ class BatchedMLP(torch.nn.Module):
                 b[e].uniform_(-bound, bound, generator=g)
             self.weights.append(torch.nn.Parameter(w))
             self.biases.append(torch.nn.Parameter(b))
+        # the CPU path's products: oneDNN (member by member) or MKL (one bmm for all members); see cpu_gemm
+        self.onednn = device.type == "cpu" and cpu_gemm.use_onednn(self.sizes)
 
     @property
     def n_models(self) -> int:
@@ -143,6 +146,8 @@ class BatchedMLP(torch.nn.Module):
     @torch.no_grad()
     def forward_for_backward(self, x: torch.Tensor, hidden_masks: Sequence[torch.Tensor] | None = None):
         """forward(), keeping each layer's input for backward_into(); returns fresh logits (E, B, out)."""
+        if self.onednn:
+            return self._forward_for_backward_onednn(x, hidden_masks)
         E, B = x.shape[0], x.shape[1]
         self._saved, self._masks = [x], hidden_masks
         h = x
@@ -162,6 +167,8 @@ class BatchedMLP(torch.nn.Module):
         momentum buffers `bufs` (in parameters() order) and the step's `momentum`, bufs = momentum * bufs + gradient
         with .grad untouched: the weight GEMM accumulates into its buffer, which saves writing a weight-sized
         gradient and reading it back (on CPU, this step is bound by passes over the weights)."""
+        if self.onednn:
+            return self._backward_into_onednn(grad_logits, momentum, bufs)
         g = grad_logits
         n = len(self.weights)
         for i in range(n - 1, -1, -1):
@@ -170,8 +177,7 @@ class BatchedMLP(torch.nn.Module):
                 bufs[i].baddbmm_(a.transpose(1, 2), g, beta=momentum)
                 bufs[n + i].mul_(momentum).add_(g.sum(1, keepdim=True))
             else:
-                if w.grad is None or w.grad.shape != w.shape:
-                    w.grad, b.grad = torch.empty_like(w), torch.empty_like(b)
+                self._ensure_grads(w, b)
                 torch.bmm(a.transpose(1, 2), g, out=w.grad)
                 torch.sum(g, dim=1, keepdim=True, out=b.grad)
             if i == 0:
@@ -182,6 +188,52 @@ class BatchedMLP(torch.nn.Module):
             # ReLU's backward as autograd's (a is relu(.) x mask, zero wherever either is), in place; on CPU
             # masked_fill_(a <= 0, 0) is ~10x slower than this vectorized kernel
             g = torch.ops.aten.threshold_backward.grad_input(gh, a, 0.0, grad_input=gh)
+        self._saved = self._masks = None
+
+    @staticmethod
+    def _ensure_grads(w, b):
+        if w.grad is None or w.grad.shape != w.shape:
+            w.grad, b.grad = torch.empty_like(w), torch.empty_like(b)
+
+    # oneDNN multiplies one matrix pair per call, so the members go one after another, each through its own
+    # layers; a member's products do not depend on E (alone or batched, its run is the same bit for bit)
+    def _forward_for_backward_onednn(self, x, hidden_masks):
+        last = len(self.weights) - 1
+        self._saved, self._masks, logits = [], hidden_masks, []
+        for e in range(x.shape[0]):
+            h, saved = x[e], [x[e]]
+            for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+                h = cpu_gemm.linear(h, w[e], b[e, 0], relu=i < last)
+                if i < last:
+                    if hidden_masks is not None:
+                        h.mul_(hidden_masks[i][e])
+                    saved.append(h)
+            self._saved.append(saved)
+            logits.append(h)
+        return torch.stack(logits)
+
+    def _backward_into_onednn(self, grad_logits, momentum, bufs):
+        n = len(self.weights)
+        if bufs is None:
+            for w, b in zip(self.weights, self.biases):
+                self._ensure_grads(w, b)
+        for e, saved in enumerate(self._saved):
+            g = grad_logits[e]
+            for i in range(n - 1, -1, -1):
+                w, b, a = self.weights[i], self.biases[i], saved[i]
+                gw = cpu_gemm.grad_weight(a, g)
+                if bufs is not None:  # bufs = momentum * bufs + gradient, one pass
+                    torch.add(gw, bufs[i][e], alpha=momentum, out=bufs[i][e])
+                    bufs[n + i][e].mul_(momentum).add_(g.sum(0, keepdim=True))
+                else:
+                    w.grad[e].copy_(gw)
+                    torch.sum(g, dim=0, keepdim=True, out=b.grad[e])
+                if i == 0:
+                    break
+                gh = cpu_gemm.grad_input(g, w[e])
+                if self._masks is not None:
+                    gh.mul_(self._masks[i - 1][e])
+                g = torch.ops.aten.threshold_backward.grad_input(gh, a, 0.0, grad_input=gh)
         self._saved = self._masks = None
 
     @torch.no_grad()
@@ -204,8 +256,18 @@ class BatchedMLP(torch.nn.Module):
         outs = []
         for start in range(0, images.n, chunk):
             idx = torch.arange(start, min(start + chunk, images.n), device=images.device)
-            outs.append(self(images.crop(idx).unsqueeze(0).expand(E, -1, -1)))
+            x = images.crop(idx)
+            if self.onednn:
+                outs.append(torch.stack([self._logits_onednn(x, e) for e in range(E)]))
+            else:
+                outs.append(self(x.unsqueeze(0).expand(E, -1, -1)))
         return torch.cat(outs, dim=1)
+
+    def _logits_onednn(self, x: torch.Tensor, e: int) -> torch.Tensor:
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            x = cpu_gemm.linear(x, w[e], b[e, 0], relu=i < last)
+        return x
 
     def count_errors(self, images: DeviceImages) -> torch.Tensor:
         """Test errors per member (E,), as a device tensor."""

@@ -16,6 +16,7 @@ from typing import Sequence
 
 import torch
 
+from . import cpu_gemm
 from .io import atomic_write_json
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +52,7 @@ def provenance(device: torch.device, wall_s: float, commit: str | None = None) -
     return {"commit": commit or git_commit(), "torch": torch.__version__, "python": platform.python_version(),
             "device": device_name(device), "wall_s": round(wall_s, 2),
             "ranks": int(os.environ.get("WORLD_SIZE", 1)),  # torchrun processes that trained the members
+            **({"cpu_gemm": cpu_gemm.policy()} if device.type == "cpu" else {}),
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
 
 

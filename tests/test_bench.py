@@ -38,6 +38,26 @@ def test_reference_loop_trains():
     assert bench.flops_per_step(cfg, 2) == 2 * 3 * 2 * (784 * 64 + 64 * 10) * 50
 
 
+@pytest.mark.parametrize("gemm", ["mkl", "onednn"])
+def test_a_core_on_onednn_is_also_timed_on_mkl(gemm, monkeypatch):
+    """Where the core multiplies through oneDNN, a row times it on MKL (the reference loop's library) too, and that
+    row's step really runs on MKL; a core on MKL has no such row."""
+    monkeypatch.setenv("REPRODUCE_CPU_GEMM", gemm)
+    x, y = synthetic(300)
+    cfg = TrainConfig(sizes=(784, 32, 10), epochs=1, batch_size=50, lr=0.05, jitter=2)
+    rows = bench.compare(bench.reference_step_fn(x, y, cfg, CPU), DeviceImages(x, y, CPU), cfg, 2, CPU, n_steps=1,
+                         repeats=1, warmup=1, log=lambda m: None)
+    assert (bench.MKL_ROW in rows) == (gemm == "onednn")
+    assert rows["core, eager, E=1"]["models"] == 1 and rows[bench.REFERENCE]["speedup_vs_reference_per_model"] == 1
+    calls = []
+    real = bench.cpu_gemm.linear
+    monkeypatch.setattr(bench.cpu_gemm, "linear", lambda *a, **k: calls.append(1) or real(*a, **k))
+    bench.core_step_fn(DeviceImages(x, y, CPU), cfg, 1, graph=False, onednn=False)()
+    assert calls == []
+    bench.core_step_fn(DeviceImages(x, y, CPU), cfg, 1, graph=False)()
+    assert bool(calls) == (gemm == "onednn")
+
+
 def test_sweep_benchmark_runs_both_ways():
     rec = bench.sweep("cpu", widths=(8,), temperatures=2, seeds=1, n_steps=1, repeats=1, warmup=1, log=lambda m: None)
     row = rec["rows"]["8"]
