@@ -12,7 +12,8 @@ Why this shape (airbench / hlb-CIFAR10 style):
   (sample, augment, forward, backward, SGD, max-norm) in one CUDA graph;
 - on CPU, where a step is a few large GEMMs and everything else is memory traffic, the MLP's forward and backward
   are written by hand into buffers allocated once (no autograd graph, no fresh activation or gradient tensors, no
-  zero-fill-and-accumulate), and SGD and max-norm make one pass per tensor; the gradients are autograd's (tested).
+  zero-fill-and-accumulate), and SGD and max-norm make one pass per tensor; the gradients are autograd's (tested);
+  a large MLP's products go through oneDNN, member by member, where MKL's path is slower (cpu_gemm.py).
 """
 from __future__ import annotations
 

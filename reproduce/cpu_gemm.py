@@ -23,6 +23,7 @@ from .errors import UserError
 CHOICES = ("auto", "onednn", "mkl")
 
 
+@functools.cache
 def _op():
     try:
         return torch.ops.mkldnn._linear_pointwise.default
