@@ -199,19 +199,9 @@ class BatchedMLP(torch.nn.Module):
     # oneDNN multiplies one matrix pair per call, so the members go one after another, each through its own
     # layers; a member's products do not depend on E (alone or batched, its run is the same bit for bit)
     def _forward_for_backward_onednn(self, x, hidden_masks):
-        last = len(self.weights) - 1
-        self._saved, self._masks, logits = [], hidden_masks, []
-        for e in range(x.shape[0]):
-            h, saved = x[e], [x[e]]
-            for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-                h = cpu_gemm.linear(h, w[e], b[e, 0], relu=i < last)
-                if i < last:
-                    if hidden_masks is not None:
-                        h.mul_(hidden_masks[i][e])
-                    saved.append(h)
-            self._saved.append(saved)
-            logits.append(h)
-        return torch.stack(logits)
+        self._saved, self._masks = [[x[e]] for e in range(x.shape[0])], hidden_masks
+        return torch.stack([self._logits_onednn(x[e], e, hidden_masks, saved)
+                            for e, saved in enumerate(self._saved)])
 
     def _backward_into_onednn(self, grad_logits, momentum, bufs):
         n = len(self.weights)
@@ -264,10 +254,16 @@ class BatchedMLP(torch.nn.Module):
                 outs.append(self(x.unsqueeze(0).expand(E, -1, -1)))
         return torch.cat(outs, dim=1)
 
-    def _logits_onednn(self, x: torch.Tensor, e: int) -> torch.Tensor:
+    def _logits_onednn(self, x: torch.Tensor, e: int, hidden_masks=None, saved: list | None = None) -> torch.Tensor:
+        """Member e's logits of x (B, in) through oneDNN; masks its hidden layers and appends them to `saved`."""
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
             x = cpu_gemm.linear(x, w[e], b[e, 0], relu=i < last)
+            if i < last:
+                if hidden_masks is not None:
+                    x.mul_(hidden_masks[i][e])
+                if saved is not None:
+                    saved.append(x)
         return x
 
     def count_errors(self, images: DeviceImages) -> torch.Tensor:
