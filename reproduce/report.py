@@ -91,7 +91,10 @@ def per_seed_table(record: dict):
     rows = []
     for role, res in record["results"].items():
         for seed, err in zip(res["seeds"], res["test_errors"]["values"]):
-            rows.append({"model": role, "seed": seed, "test errors": int(err), "train wall s": res["wall_s"]})
+            # a role resumed from a checkpoint (a shared teacher, or a run continued after an interruption) took
+            # longer than this run's wall time: say from which epoch this run went on
+            rows.append({"model": role, "seed": seed, "test errors": int(err), "wall s in this run": res["wall_s"],
+                         "resumed from epoch": res.get("resumed_from_epoch", 0)})
     return pd.DataFrame(rows)
 
 
