@@ -141,7 +141,8 @@ def mnist_verdict_text(records: dict, this_run: dict) -> str:
     rec = records.get("paper")
     if rec is None:
         lines.append("**No `paper`-profile run is recorded yet** (minutes on one GPU, hours on a CPU, resuming "
-                     "where it stopped: `reproduce run mnist --profile paper`), so no row can be called reproduced; the table says *not yet run*.")
+                     "where it stopped: `reproduce run mnist --profile paper`), so no row can be called reproduced; "
+                     "the table says *not yet run*.")
     else:
         parts = [f"{r} {fmt(rec['results'][r]['test_errors'])}: **{verdict(r, rec['results'][r]['test_errors'], 'paper')}**"
                  for r in ROLE_KEYS]

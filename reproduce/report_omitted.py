@@ -70,7 +70,8 @@ def verdict_text(records: dict, this_run: dict) -> str:
     lines = []
     if rec is None:
         lines.append("**No `paper`-profile run is recorded yet** (minutes on one GPU, hours on a CPU, resuming "
-                     "where it stopped: `reproduce run omitted-digit --profile paper`), so no claim is judged reproduced here.")
+                     "where it stopped: `reproduce run omitted-digit --profile paper`), so no claim is judged "
+                     "reproduced here.")
     else:
         e = value(rec, "no3", "errors_test_optimal")["mean"]
         p3 = value(rec, "no3", "special_errors_test_optimal", "pct3")["mean"]
