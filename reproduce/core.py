@@ -295,6 +295,7 @@ class TrainConfig:
     eval_every: int = 1                 # epochs between learning-curve points
 
     def __post_init__(self):
+        self._check_types()
         self.sizes = tuple(self.sizes)
         if not 0 <= self.jitter <= PAD:
             raise UserError(f"jitter={self.jitter} px is out of range; allowed 0..{PAD}")
@@ -307,6 +308,22 @@ class TrainConfig:
             raise UserError(f"epochs={self.epochs} and batch_size={self.batch_size} must be >= 1")
         if self.lr_schedule not in ("cosine", "constant"):
             raise UserError(f"lr_schedule={self.lr_schedule!r}; allowed: 'cosine', 'constant'")
+
+    def _check_types(self) -> None:
+        """Each field of the type its annotation says (an int is a float; a bool is neither), so that a value
+        given as text (`--set teacher.epochs=abc`) is an error naming the field, not a TypeError deep inside."""
+        kinds = {"int": (int,), "float": (int, float), "str": (str,), "tuple": (tuple, list)}
+        for f in dataclasses.fields(self):
+            value, (base, *rest) = getattr(self, f.name), [t.strip() for t in str(f.type).split("|")]
+            if value is None and "None" in rest:
+                continue
+            ok = isinstance(value, kinds[base]) and not isinstance(value, bool)
+            if ok and base == "tuple":  # layer widths; () for a CNN, whose shape is its `arch`
+                ok = len(value) != 1 and all(isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in value)
+            if not ok:
+                want = {"int": "an integer", "float": "a number", "str": "a string",
+                        "tuple": "a list of at least two positive integers, e.g. [784, 800, 800, 10]"}[base]
+                raise UserError(f"{f.name}={value!r} must be {want}" + (" or null" if "None" in rest else ""))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

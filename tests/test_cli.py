@@ -4,10 +4,12 @@ import sys
 
 import pytest
 
+from reproduce.core import TrainConfig
 from reproduce.errors import UserError
 from reproduce.experiments import mnist
 from reproduce.profiles import apply_overrides, get_profile
 from reproduce.report import check_params
+from reproduce.results import REPO_ROOT
 
 
 def cli(*args, env=None):
@@ -24,6 +26,8 @@ def cli(*args, env=None):
     (["run", "mnist", "--profile", "smoke", "--set", "student.epochs=3"], ["unknown role", "distilled"]),
     (["run", "mnist", "--profile", "smoke", "--set", "teacher.jitter=9"], ["jitter=9", "0..2"]),
     (["run", "mnist", "--profile", "smoke", "--set", "epochs"], ["ROLE.FIELD=VALUE"]),
+    (["run", "mnist", "--profile", "smoke", "--set", "teacher.epochs=abc"], ["teacher.epochs='abc'", "an integer"]),
+    (["run", "omitted-digit", "--profile", "smoke", "--set", "no3.lr=null"], ["no3.lr=None", "a number"]),
 ])
 def test_bad_input_is_one_clear_line(args, words):
     done = cli(*args)
@@ -40,6 +44,33 @@ def test_missing_gpu_is_a_clear_error():
         pytest.skip("this machine has a GPU")
     done = cli("run", "mnist", "--profile", "smoke", "--device", "cuda", "--results-dir", "/nonexistent-never-written")
     assert done.returncode == 2 and "no CUDA GPU" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_bad_device_is_an_error_even_when_a_record_matches():
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    assert mnist.resolve_config("smoke") and (REPO_ROOT / "results" / "smoke" / "mnist.json").exists()
+    done = cli("run", "mnist", "--profile", "smoke", "--device", "cuda")  # the committed smoke record matches
+    assert done.returncode == 2 and "no CUDA GPU" in done.stderr and "reusing" not in done.stdout
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("epochs", "3", "an integer"), ("epochs", 2.5, "an integer"), ("epochs", True, "an integer"),
+    ("lr", None, "a number"), ("lr", "0.1", "a number"), ("max_norm", "x", "a number or null"),
+    ("lr_schedule", 1, "a string"), ("sizes", [784], "at least two"), ("sizes", [784, 0, 10], "positive"),
+    ("sizes", "784,10", "a list"), ("temperature", [2.0], "a number or null"),
+])
+def test_train_config_checks_every_fields_type(field, value, words):
+    with pytest.raises(UserError, match=f"^{field}=") as e:
+        TrainConfig(**{field: value})
+    assert words in str(e.value)
+
+
+def test_train_config_takes_the_types_it_should():
+    cfg = TrainConfig(lr=1, max_norm=None, temperature=3, sizes=[784, 30, 10], warmup_epochs=0)
+    assert cfg.lr == 1 and cfg.sizes == (784, 30, 10)
+    assert TrainConfig(sizes=()).sizes == ()  # a CNN role, shaped by its arch
 
 
 def test_overrides_reach_the_config():

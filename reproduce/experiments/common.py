@@ -22,13 +22,22 @@ def matching_record(name: str, profile: str, fingerprint: str, rerun: bool, resu
     return None
 
 
+def role_config(role: str, recipe: dict) -> dict:
+    """A role's recipe checked by TrainConfig, as a dict; a bad field's error names the role too (teacher.epochs=...),
+    the key a user sets with --set."""
+    try:
+        return TrainConfig(**recipe).to_dict()
+    except UserError as e:
+        raise UserError(f"{role}.{e}") from None
+
+
 def recipe_sized_elsewhere(recipe: dict, role: str, sized_by: str) -> dict:
     """A role's TrainConfig dict without `sizes`, for roles whose layer widths the experiment sets (from `widths`, or
     from `hidden` and the data): a recorded config must not show TrainConfig's default widths for a net it never
     trained. Setting the role's sizes is an error that names the key to set instead."""
     if "sizes" in recipe:
         raise UserError(f"{role}.sizes cannot be set: this experiment sizes the net from {sized_by}; set that instead")
-    out = TrainConfig(**recipe).to_dict()
+    out = role_config(role, recipe)
     del out["sizes"]
     return out
 
@@ -61,8 +70,9 @@ class Run:
     def __init__(self, name: str, cfg: dict, rerun: bool, results_dir, device: str, log):
         self.name, self.cfg, self.results_dir, self.log = name, cfg, results_dir, log
         self.fingerprint = config_fingerprint(cfg)
-        self.reused = matching_record(name, cfg["profile"], self.fingerprint, rerun, results_dir, log)
+        # a bad device is an error even when a matching record would make training unnecessary
         self.device = distributed.local_device(resolve_device(device))
+        self.reused = matching_record(name, cfg["profile"], self.fingerprint, rerun, results_dir, log)
         self.t0 = time.perf_counter()
         self.commit = git_commit()
 

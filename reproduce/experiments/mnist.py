@@ -13,7 +13,7 @@ from ..core import DeviceImages, TrainConfig
 from ..distributed import train_members
 from ..profiles import apply_overrides, check_int, get_profile
 from ..results import summarize
-from .common import Run, experiment
+from .common import Run, experiment, role_config
 
 NAME = "mnist"
 ROLES = ("teacher", "small", "distilled")
@@ -25,7 +25,7 @@ def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> di
     n = check_int("seeds", recipes["seeds"] if seeds is None else seeds, 1, 64)
     cfg = {"experiment": NAME, "profile": profile, "seeds": n}
     for role in ROLES:
-        cfg[role] = TrainConfig(**recipes[role]).to_dict()  # validates every field
+        cfg[role] = role_config(role, recipes[role])  # validates every field
     return cfg
 
 

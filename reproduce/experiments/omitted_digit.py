@@ -17,7 +17,7 @@ from ..core import DeviceImages, TrainConfig
 from ..errors import UserError
 from ..profiles import apply_overrides, check_int, get_profile
 from ..results import summarize
-from .common import Run, experiment
+from .common import Run, experiment, role_config
 from . import mnist
 
 NAME = "omitted-digit"
@@ -43,7 +43,7 @@ def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> di
     cfg = {"experiment": NAME, "profile": profile, "seeds": n, "val_size": v,
            "teacher": teacher_cfg["teacher"], "teacher_seeds": teacher_cfg["seeds"]}
     for name in TRANSFER_SETS:
-        cfg[name] = TrainConfig(**recipes[name]).to_dict()
+        cfg[name] = role_config(name, recipes[name])
         if cfg[name]["temperature"] is None:
             raise UserError(f"{name}.temperature must be set: the students are distilled")
     return cfg

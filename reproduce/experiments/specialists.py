@@ -19,7 +19,7 @@ from ..errors import UserError
 from ..profiles import apply_overrides, check_int, get_profile
 from ..results import summarize
 from .. import specialists as S
-from .common import Run, experiment
+from .common import Run, experiment, role_config
 from .mnist import runs_dir
 
 NAME = "specialists"
@@ -53,7 +53,7 @@ def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> di
            "early_stop_images": check_int("early_stop_images", r["early_stop_images"], 2, 1_000_000),
            "combine_steps": check_int("combine_steps", r["combine_steps"], 1, 100_000)}
     for role in ROLES:
-        cfg[role] = TrainConfig(**r[role]).to_dict()
+        cfg[role] = role_config(role, r[role])
     return cfg
 
 
