@@ -28,6 +28,8 @@ def cli(*args, env=None):
     (["run", "mnist", "--profile", "smoke", "--set", "epochs"], ["ROLE.FIELD=VALUE"]),
     (["run", "mnist", "--profile", "smoke", "--set", "teacher.epochs=abc"], ["teacher.epochs='abc'", "an integer"]),
     (["run", "omitted-digit", "--profile", "smoke", "--set", "no3.lr=null"], ["no3.lr=None", "a number"]),
+    (["run", "speech", "--profile", "smoke", "--set", "ensemble=1"], ["ensemble=1", "2 to 64"]),
+    (["data", "speech", "--set", "corpus.words=[3]"], ["corpus.words=[3]", "[low, high]"]),
 ])
 def test_bad_input_is_one_clear_line(args, words):
     done = cli(*args)

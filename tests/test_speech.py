@@ -126,6 +126,17 @@ def test_bad_corpus_config_names_the_key():
         C.check_config(dict(TINY, snr_db=[20, 5]))
     with pytest.raises(UserError, match="unknown keys \\['speakers'\\]"):
         C.check_config(dict(TINY, speakers=3))
+    assert C.check_config(dict(TINY)) == TINY
+
+
+@pytest.mark.parametrize("key, value", [
+    ("words", [3]), ("words", [0, 3]), ("words", [2.5, 4]), ("snr_db", "abc"), ("rate", None), ("pitch", [1, True]),
+    ("val_fraction", "x"), ("val_fraction", 1.0), ("test_variant_fraction", 0), ("seed", 1.5), ("language", ""),
+    ("train_speakers", True), ("test_utterances", 0),
+])
+def test_every_corpus_value_is_checked_before_use(key, value):
+    with pytest.raises(UserError, match=f"^corpus.{key}="):
+        C.check_config(dict(TINY, **{key: value}))
 
 
 def test_ensemble_soft_targets_are_the_members_averaged_probabilities():

@@ -30,11 +30,11 @@ SEED_BASE = {"baseline": 4000, "distilled": 5000, "hard3": 6000, "soft3": 7000}
 def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> dict:
     """`seeds` sets the ensemble size (the baseline's seeds) and the seeds of the 3% runs."""
     r = apply_overrides(get_profile(NAME, profile), overrides)
-    ens = check_int("seeds", r["ensemble"] if seeds is None else seeds, 2, 64)
+    ens = check_int("ensemble" if seeds is None else "seeds", r["ensemble"] if seeds is None else seeds, 2, 64)
     temps = r["temperatures"]
     if not temps or not all(isinstance(t, (int, float)) and t > 0 for t in temps):
         raise_bad("temperatures", temps, "a non-empty list of positive numbers")
-    if not 0 < r["fraction"] <= 1:
+    if not isinstance(r["fraction"], (int, float)) or isinstance(r["fraction"], bool) or not 0 < r["fraction"] <= 1:
         raise_bad("fraction", r["fraction"], "a number in (0, 1]")
     if not r["hidden"] or not all(isinstance(h, int) and h > 0 for h in r["hidden"]):
         raise_bad("hidden", r["hidden"], "a non-empty list of positive layer widths")
