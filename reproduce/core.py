@@ -32,7 +32,7 @@ import torch
 
 from . import cpu_gemm
 from .distill import distillation_loss, hard_cross_entropy
-from .errors import UserError
+from .errors import UserError, is_int, is_number
 from .io import atomic_write
 
 PAD = 2  # images are stored padded by this many pixels so that jitter is a pure gather
@@ -312,14 +312,15 @@ class TrainConfig:
     def _check_types(self) -> None:
         """Each field of the type its annotation says (an int is a float; a bool is neither), so that a value
         given as text (`--set teacher.epochs=abc`) is an error naming the field, not a TypeError deep inside."""
-        kinds = {"int": (int,), "float": (int, float), "str": (str,), "tuple": (tuple, list)}
+        kinds = {"int": is_int, "float": is_number, "str": lambda v: isinstance(v, str),
+                 "tuple": lambda v: isinstance(v, (tuple, list))}
         for f in dataclasses.fields(self):
             value, (base, *rest) = getattr(self, f.name), [t.strip() for t in str(f.type).split("|")]
             if value is None and "None" in rest:
                 continue
-            ok = isinstance(value, kinds[base]) and not isinstance(value, bool)
+            ok = kinds[base](value)
             if ok and base == "tuple":  # layer widths; () for a CNN, whose shape is its `arch`
-                ok = len(value) != 1 and all(isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in value)
+                ok = len(value) != 1 and all(is_int(w) and w >= 1 for w in value)
             if not ok:
                 want = {"int": "an integer", "float": "a number", "str": "a string",
                         "tuple": "a list of at least two positive integers, e.g. [784, 800, 800, 10]"}[base]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 
-from .errors import UserError
+from .errors import UserError, is_int
 
 PROFILE_NAMES = ("smoke", "quick", "paper")
 
@@ -155,7 +155,7 @@ def get_profile(experiment: str, profile: str) -> dict:
 
 def check_int(name: str, value, lo: int, hi: int) -> int:
     """An integer parameter in [lo, hi], else a UserError that names it and the range."""
-    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+    if not is_int(value) or not lo <= value <= hi:
         raise UserError(f"{name}={value!r} must be an integer from {lo} to {hi}")
     return value
 

@@ -14,7 +14,7 @@ import torch
 
 from ..core import TrainConfig
 from ..distributed import train_members
-from ..errors import UserError
+from ..errors import UserError, is_number
 from ..frames import DeviceFrames
 from ..profiles import apply_overrides, check_int, get_profile
 from ..results import summarize
@@ -34,7 +34,7 @@ def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> di
     temps = r["temperatures"]
     if not temps or not all(isinstance(t, (int, float)) and t > 0 for t in temps):
         raise_bad("temperatures", temps, "a non-empty list of positive numbers")
-    if not isinstance(r["fraction"], (int, float)) or isinstance(r["fraction"], bool) or not 0 < r["fraction"] <= 1:
+    if not is_number(r["fraction"]) or not 0 < r["fraction"] <= 1:
         raise_bad("fraction", r["fraction"], "a number in (0, 1]")
     if not r["hidden"] or not all(isinstance(h, int) and h > 0 for h in r["hidden"]):
         raise_bad("hidden", r["hidden"], "a non-empty list of positive layer widths")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import UserError, is_int, is_number
 from ..io import atomic_write, sha256_file
 from . import features as F
 
@@ -53,31 +53,24 @@ def check_config(cfg: dict) -> dict:
         raise UserError(f"speech corpus config: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}; "
                         f"expected exactly {sorted(CORPUS_KEYS)}")
     for key in ("train_speakers", "test_speakers", "utterances_per_speaker", "test_utterances"):
-        if not _is_int(cfg[key]) or cfg[key] < 1:
+        if not is_int(cfg[key]) or cfg[key] < 1:
             raise UserError(f"corpus.{key}={cfg[key]!r} must be a positive integer")
-    if not _is_int(cfg["seed"]):
+    if not is_int(cfg["seed"]):
         raise UserError(f"corpus.seed={cfg['seed']!r} must be an integer")
     if not isinstance(cfg["language"], str) or not cfg["language"]:
         raise UserError(f"corpus.language={cfg['language']!r} must be an espeak-ng language name, e.g. 'en-us'")
-    for key, number in (("words", _is_int), ("snr_db", _is_number), ("rate", _is_int), ("pitch", _is_int)):
+    for key, number in (("words", is_int), ("snr_db", is_number), ("rate", is_int), ("pitch", is_int)):
         pair = cfg[key]
         if not isinstance(pair, (list, tuple)) or len(pair) != 2 or not all(number(v) for v in pair) \
                 or pair[0] > pair[1] or (key == "words" and pair[0] < 1):
-            kind = "integers" if number is _is_int else "numbers"
+            kind = "integers" if number is is_int else "numbers"
             raise UserError(f"corpus.{key}={pair!r} must be [low, high], two {kind} with low <= high"
                             + (", low >= 1" if key == "words" else ""))
     for key in ("val_fraction", "test_variant_fraction"):
-        if not _is_number(cfg[key]) or not 0 < cfg[key] < 1:
+        if not is_number(cfg[key]) or not 0 < cfg[key] < 1:
             raise UserError(f"corpus.{key}={cfg[key]!r} must be a number in (0, 1)")
     return cfg
 
-
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def speakers(cfg: dict, variants: list[str]) -> list[Speaker]:
