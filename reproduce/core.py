@@ -32,7 +32,7 @@ import torch
 
 from . import cpu_gemm
 from .distill import distillation_loss, hard_cross_entropy
-from .errors import UserError, is_int, is_number
+from .errors import UserError, env_number, is_int, is_number
 from .io import atomic_write
 
 PAD = 2  # images are stored padded by this many pixels so that jitter is a pure gather
@@ -412,7 +412,7 @@ class Trainer:
             self._setup_distill(teacher_logits, temperatures, hard_weights)
         self._alloc_randoms()
         if checkpoint_every_s is None:  # seconds between checkpoints; REPRODUCE_CHECKPOINT_EVERY_S=0: every epoch
-            checkpoint_every_s = float(os.environ.get("REPRODUCE_CHECKPOINT_EVERY_S", "60"))
+            checkpoint_every_s = env_number("REPRODUCE_CHECKPOINT_EVERY_S", 60.0)
         self.fingerprint = config_fingerprint({"cfg": cfg.to_dict(), "seeds": self.seeds, "n": self.n_train,
                                                "data": train.digest(),
                                                "temps": list(temperatures) if temperatures is not None else None,

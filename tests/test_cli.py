@@ -103,3 +103,26 @@ def test_profiles_name_the_paper_recipe():
     assert paper["small"]["sizes"] == (784, 800, 800, 10) and not paper["small"].get("hidden_dropout")
     assert paper["distilled"]["temperature"] == 20 and paper["distilled"]["hard_weight"] < 0.5
     assert paper["seeds"] >= 3
+
+
+@pytest.mark.parametrize("text, kind, expect", [
+    ("", float, 60.0), ("  ", float, 60.0), ("0", float, 0.0), ("2.5", float, 2.5), ("3", int, 3),
+    ("abc", float, "a number >= 0"), ("-1", float, "a number >= 0"), ("nan", float, "a number"),
+    ("2.5", int, "an integer >= 0"), ("-2", int, "an integer"),
+])
+def test_numbers_from_the_environment_are_checked(monkeypatch, text, kind, expect):
+    from reproduce.errors import env_number
+    monkeypatch.setenv("REPRODUCE_TEST_NUMBER", text)
+    if isinstance(expect, str):
+        with pytest.raises(UserError, match=f"^REPRODUCE_TEST_NUMBER='{text}' must be {expect}"):
+            env_number("REPRODUCE_TEST_NUMBER", 60.0 if kind is float else 0, kind)
+    else:
+        assert env_number("REPRODUCE_TEST_NUMBER", 60.0, kind) == expect
+
+
+def test_a_bad_checkpoint_interval_is_one_clear_line(tmp_path):
+    import os
+    done = cli("run", "mnist", "--profile", "smoke", "--rerun", "--results-dir", str(tmp_path),
+               env=dict(os.environ, REPRODUCE_CHECKPOINT_EVERY_S="abc"))
+    assert done.returncode == 2 and "REPRODUCE_CHECKPOINT_EVERY_S='abc'" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "smoke" / "mnist.json").exists()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError, is_int, is_number
+from ..errors import UserError, env_number, is_int, is_number
 from ..io import atomic_write, sha256_file
 from . import features as F
 
@@ -154,7 +154,7 @@ def generate(cfg: dict, workers: int | None = None, progress: bool = True) -> di
     t0 = time.perf_counter()
     spk = speakers(cfg, shared().variants())
     jobs = [(cfg, s) for s in spk]
-    workers = workers or int(os.environ.get("REPRODUCE_WORKERS", 0)) or os.cpu_count() or 1
+    workers = workers or env_number("REPRODUCE_WORKERS", 0, int) or os.cpu_count() or 1
     from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(min(workers, len(jobs))) as pool:
         parts = list(_bar(pool.map(_speak_in_fresh_process, jobs), progress, len(jobs)))
