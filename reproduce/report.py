@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from . import paper
-from .errors import UserError
+from .errors import UserError, is_int
 from .profiles import PROFILE_NAMES
 from .results import read_record
 
@@ -26,7 +26,7 @@ def check_params(profile: str, seeds, device: str, rerun, results_dir, overrides
     """Validate notebook parameters; raise UserError naming the bad one and what is allowed."""
     if profile not in ("auto", *PROFILE_NAMES):
         raise UserError(f"parameter profile={profile!r} is not allowed; use one of: auto, {', '.join(PROFILE_NAMES)}")
-    if seeds is not None and (isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= 64):
+    if seeds is not None and (not is_int(seeds) or not 1 <= seeds <= 64):
         raise UserError(f"parameter seeds={seeds!r} must be None (the profile's) or an integer from 1 to 64")
     if not isinstance(device, str) or not (device in ("auto", "cpu") or device.startswith("cuda")):
         raise UserError(f"parameter device={device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'")

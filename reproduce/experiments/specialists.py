@@ -15,7 +15,7 @@ from .. import image_sets as I
 from ..cnn_trainer import CNNTrainer, SubsetSampler
 from ..core import TrainConfig, _tensor_digest
 from ..data import data_dir
-from ..errors import UserError
+from ..errors import UserError, is_int, is_number
 from ..profiles import apply_overrides, check_int, get_profile
 from ..results import summarize
 from .. import specialists as S
@@ -37,10 +37,10 @@ def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> di
     if r["glyph_ranges"] not in I.GLYPH_RANGES:
         raise UserError(f"glyph_ranges={r['glyph_ranges']!r}; allowed: {', '.join(I.GLYPH_RANGES)}")
     arch = r["arch"]
-    if not arch["channels"] or not all(isinstance(c, int) and c > 0 for c in arch["channels"]) \
-            or not isinstance(arch["hidden"], int) or arch["hidden"] < 1:
+    if not arch["channels"] or not all(is_int(c) and c > 0 for c in arch["channels"]) \
+            or not is_int(arch["hidden"]) or arch["hidden"] < 1:
         raise UserError(f"arch={arch!r}: channels must be a non-empty list of positive ints, hidden a positive int")
-    if not isinstance(r["overlap"], (int, float)) or not 0 <= r["overlap"] <= 1:
+    if not is_number(r["overlap"]) or not 0 <= r["overlap"] <= 1:
         raise UserError(f"overlap={r['overlap']!r} must be a number in [0, 1]")
     cfg = {"experiment": NAME, "profile": profile,
            "seeds": check_int("seeds", r["seeds"] if seeds is None else seeds, 1, 8),

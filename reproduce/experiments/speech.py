@@ -14,7 +14,7 @@ import torch
 
 from ..core import TrainConfig
 from ..distributed import train_members
-from ..errors import UserError, is_number
+from ..errors import UserError, is_int, is_number
 from ..frames import DeviceFrames
 from ..profiles import apply_overrides, check_int, get_profile
 from ..results import summarize
@@ -32,11 +32,11 @@ def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> di
     r = apply_overrides(get_profile(NAME, profile), overrides)
     ens = check_int("ensemble" if seeds is None else "seeds", r["ensemble"] if seeds is None else seeds, 2, 64)
     temps = r["temperatures"]
-    if not temps or not all(isinstance(t, (int, float)) and t > 0 for t in temps):
+    if not temps or not all(is_number(t) and t > 0 for t in temps):
         raise_bad("temperatures", temps, "a non-empty list of positive numbers")
     if not is_number(r["fraction"]) or not 0 < r["fraction"] <= 1:
         raise_bad("fraction", r["fraction"], "a number in (0, 1]")
-    if not r["hidden"] or not all(isinstance(h, int) and h > 0 for h in r["hidden"]):
+    if not r["hidden"] or not all(is_int(h) and h > 0 for h in r["hidden"]):
         raise_bad("hidden", r["hidden"], "a non-empty list of positive layer widths")
     cfg = {"experiment": NAME, "profile": profile, "seeds": ens, "ensemble": ens,
            "distill_seeds": check_int("distill_seeds", r["distill_seeds"], 1, 16), "temperatures": list(temps),
