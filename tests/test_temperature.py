@@ -49,3 +49,19 @@ def test_config_is_validated():
     assert "sizes" not in cfg["student"] and cfg["student"]["temperature"] == 20.0
     with pytest.raises(UserError, match="student.sizes .*widths"):
         ts.resolve_config("smoke", overrides=["student.sizes=[784,30,30,10]"])
+
+
+@pytest.mark.parametrize("module", ["omitted_digit", "temperature_sweep"])
+def test_teacher_seeds_follow_the_mnist_chapter_unless_set(module):
+    """The chapters built on the MNIST teacher reuse its checkpoint: same recipe, same seed count by default, or the
+    seed count of `reproduce run mnist --seeds N` when teacher_seeds=N is set (a CPU paper run with one seed)."""
+    import importlib
+    from reproduce.experiments import mnist
+    mod = importlib.import_module(f"reproduce.experiments.{module}")
+    cfg = mod.resolve_config("paper")
+    assert cfg["teacher_seeds"] == mnist.resolve_config("paper")["seeds"] == 3
+    assert cfg["teacher"] == mnist.resolve_config("paper")["teacher"]
+    assert mod.resolve_config("paper", overrides=["teacher_seeds=1"])["teacher_seeds"] == 1
+    for bad in ("0", "true", "1.5"):
+        with pytest.raises(UserError, match="teacher_seeds"):
+            mod.resolve_config("paper", overrides=[f"teacher_seeds={bad}"])

@@ -29,6 +29,14 @@ def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> di
     return cfg
 
 
+def teacher_config(profile: str, teacher_seeds: int | None = None) -> dict:
+    """This chapter's config whose teacher recipe and seed count the chapters built on its teacher reuse
+    (None: the profile's seeds; 1 reuses the teacher of `reproduce run mnist --seeds 1`)."""
+    if teacher_seeds is not None:
+        check_int("teacher_seeds", teacher_seeds, 1, 64)
+    return resolve_config(profile, teacher_seeds)
+
+
 def runs_dir() -> Path:
     return mnist_data.data_dir() / "runs"
 

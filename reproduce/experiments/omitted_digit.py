@@ -39,7 +39,7 @@ def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> di
     recipes = apply_overrides(get_profile(NAME, profile), overrides)
     n = check_int("seeds", recipes["seeds"] if seeds is None else seeds, 1, 64)
     v = check_int("val_size", recipes["val_size"], 100, 20000)
-    teacher_cfg = mnist.resolve_config(profile)
+    teacher_cfg = mnist.teacher_config(profile, recipes["teacher_seeds"])
     cfg = {"experiment": NAME, "profile": profile, "seeds": n, "val_size": v,
            "teacher": teacher_cfg["teacher"], "teacher_seeds": teacher_cfg["seeds"]}
     for name in TRANSFER_SETS:

@@ -33,7 +33,7 @@ def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> di
         raise UserError(f"temperatures={temps} must be a non-empty list of values in (0, 1000]")
     if not widths or any(not (1 <= w <= 8192) for w in widths):
         raise UserError(f"widths={widths} must be a non-empty list of integers in 1..8192")
-    teacher_cfg = mnist.resolve_config(profile)
+    teacher_cfg = mnist.teacher_config(profile, recipes["teacher_seeds"])
     student = recipe_sized_elsewhere(recipes["student"], "student", "`widths` (784-w-w-10 for each width w)")
     if student["temperature"] is None:
         raise UserError("student.temperature must be set (any value: each member gets its own T)")
