@@ -124,7 +124,8 @@ def plot_curves(record: dict, ax=None):
 
 def provenance_line(record: dict) -> str:
     p = record["provenance"]
-    return (f"profile `{record['profile']}`, {record['config']['seeds']} seeds, {p['device']}, torch {p['torch']}, "
+    n = record["config"]["seeds"]
+    return (f"profile `{record['profile']}`, {n} seed{'' if n == 1 else 's'}, {p['device']}, torch {p['torch']}, "
             f"commit `{p['commit'][:12]}`, {p['wall_s'] / 60:.1f} min, {p['date']}")
 
 
@@ -147,7 +148,10 @@ def mnist_verdict_text(records: dict, this_run: dict) -> str:
         parts = [f"{r} {fmt(rec['results'][r]['test_errors'])}: **{verdict(r, rec['results'][r]['test_errors'], 'paper')}**"
                  for r in ROLE_KEYS]
         lines.append("Recorded `paper` run (" + provenance_line(rec) + "): " + "; ".join(parts) + ".")
-    shown = [(name, r) for name, r in (("the recorded `quick` run", records.get("quick")), ("this run", this_run)) if r]
+        if rec["config"]["seeds"] == 1:
+            lines.append(single_seed_caveat(records.get("quick"), "test_errors"))
+    shown = [(name, r) for name, r in (("the recorded `paper` run", rec), ("the recorded `quick` run", records.get("quick")),
+                                       ("this run", this_run)) if r]
     for name, r in shown:
         g = gap_closed(r["results"])
         d, s = r["results"]["distilled"]["test_errors"]["mean"], r["results"]["small"]["test_errors"]["mean"]
@@ -159,6 +163,18 @@ def mnist_verdict_text(records: dict, this_run: dict) -> str:
                          f"excess errors over the teacher (paper: {100 * paper_gap:.0f}%); the distilled net "
                          f"{'beats' if d < s else 'does not beat'} the unregularized one ({d:.1f} vs {s:.1f}).")
     return "\n\n".join(lines)
+
+
+def single_seed_caveat(quick: dict | None, metric: str) -> str:
+    """Why a one-seed `paper` record's verdicts are provisional, with the seed spread the `quick` record measured."""
+    text = ("That `paper` run has **one seed**: no spread can be given, and a verdict on one seed is provisional. "
+            "(It was trained on 2 CPU cores, where three seeds did not fit the time available.)")
+    if quick:
+        spread = ", ".join(f"{r} ± {quick['results'][r][metric]['std']:.1f}" for r in ROLE_KEYS
+                           if quick["results"][r][metric]["n"] > 1)
+        if spread:
+            text += f" For scale, the seed-to-seed standard deviation of the recorded `quick` run: {spread} errors."
+    return text
 
 
 def csv_download(df, filename: str, label: str):

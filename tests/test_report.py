@@ -18,3 +18,21 @@ def test_per_seed_table_says_when_a_role_was_resumed():
     assert list(df["test errors"]) == [91, 102, 150, 153, 119, 121]
     assert list(df["resumed from epoch"]) == [60, 60, 0, 0, 0, 0]
     assert list(df["wall s in this run"]) == [0.0, 0.0, 120.5, 120.5, 130.0, 130.0]
+
+
+def _record(profile, errors_by_role, commit="abc1234"):
+    from reproduce.results import summarize
+    return {"profile": profile, "config": {"seeds": len(errors_by_role["teacher"])},
+            "provenance": {"commit": commit, "device": "cpu", "torch": "2.13.0", "wall_s": 60.0, "date": "2026-12-01"},
+            "results": {r: {"test_errors": summarize(e)} for r, e in errors_by_role.items()}}
+
+
+def test_one_seed_paper_record_is_called_provisional_with_the_quick_spread():
+    quick = _record("quick", {"teacher": [91, 102], "small": [150, 153], "distilled": [119, 121]})
+    one = _record("paper", {"teacher": [68], "small": [147], "distilled": [80]})
+    text = report.mnist_verdict_text({"paper": one, "quick": quick}, quick)
+    assert "profile `paper`, 1 seed, cpu" in text and "**one seed**" in text and "teacher ± 7.8" in text and "small ± 2.1" in text
+    # the paper run's own gap closed is stated: (147 - 80) / (147 - 68) = 85%
+    assert "In the recorded `paper` run (`paper`) distillation removes 85%" in text
+    three = _record("paper", {"teacher": [66, 69, 69], "small": [147, 145, 150], "distilled": [80, 75, 77]})
+    assert "one seed" not in report.mnist_verdict_text({"paper": three, "quick": quick}, quick)
