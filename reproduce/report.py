@@ -149,7 +149,10 @@ def mnist_verdict_text(records: dict, this_run: dict) -> str:
                  for r in ROLE_KEYS]
         lines.append("Recorded `paper` run (" + provenance_line(rec) + "): " + "; ".join(parts) + ".")
         if rec["config"]["seeds"] == 1:
-            lines.append(single_seed_caveat(records.get("quick"), "test_errors"))
+            q = records.get("quick")
+            lines.append(single_seed_caveat(", ".join(
+                f"{r} ± {q['results'][r]['test_errors']['std']:.1f}" for r in ROLE_KEYS
+                if q["results"][r]["test_errors"]["n"] > 1) + " errors" if q and q["config"]["seeds"] > 1 else ""))
     shown = [(name, r) for name, r in (("the recorded `paper` run", rec), ("the recorded `quick` run", records.get("quick")),
                                        ("this run", this_run)) if r]
     for name, r in shown:
@@ -165,15 +168,12 @@ def mnist_verdict_text(records: dict, this_run: dict) -> str:
     return "\n\n".join(lines)
 
 
-def single_seed_caveat(quick: dict | None, metric: str) -> str:
-    """Why a one-seed `paper` record's verdicts are provisional, with the seed spread the `quick` record measured."""
+def single_seed_caveat(spread: str = "") -> str:
+    """Why a one-seed `paper` record's verdicts are provisional; `spread`: the seed spread a `quick` record measured."""
     text = ("That `paper` run has **one seed**: no spread can be given, and a verdict on one seed is provisional. "
             "(It was trained on 2 CPU cores, where three seeds did not fit the time available.)")
-    if quick:
-        spread = ", ".join(f"{r} ± {quick['results'][r][metric]['std']:.1f}" for r in ROLE_KEYS
-                           if quick["results"][r][metric]["n"] > 1)
-        if spread:
-            text += f" For scale, the seed-to-seed standard deviation of the recorded `quick` run: {spread} errors."
+    if spread:
+        text += f" For scale, the seed-to-seed standard deviation of the recorded `quick` run: {spread}."
     return text
 
 

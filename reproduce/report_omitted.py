@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from . import paper
-from .report import fmt
+from .report import fmt, single_seed_caveat
 from .results import summarize
 
 ROWS = [
@@ -80,7 +80,14 @@ def verdict_text(records: dict, this_run: dict) -> str:
               and e78 <= _TARGETS["only78.error_pct_after"])
         lines.append(f"Recorded `paper` run: {e:.1f} errors and {p3:.1f}% of 3s correct at the test-optimal shift; "
                      f"{e78:.1f}% error for the 7s-and-8s student: **{'reproduced' if ok else 'not reproduced'}**.")
-    for name, r in (("the recorded `quick` run", records.get("quick")), ("this run", this_run)):
+        q = records.get("quick")
+        if rec["config"]["seeds"] == 1:
+            lines.append(single_seed_caveat(
+                f"{value(q, 'no3', 'errors_test_optimal')['std']:.1f} errors (no 3s, test-optimal shift), "
+                f"{value(q, 'only78', 'errors_test_optimal', 'pct')['std']:.2f} points of error (7s and 8s)"
+                if q and q["config"]["seeds"] > 1 else ""))
+    for name, r in (("the recorded `paper` run", rec), ("the recorded `quick` run", records.get("quick")),
+                    ("this run", this_run)):
         if r is None:
             continue
         s = value(r, "no3", "shift_test_optimal")["mean"]

@@ -1,4 +1,4 @@
-"""The MNIST chapter's per-seed table."""
+"""The MNIST and omitted-digit chapters' tables and verdicts (per-seed table, one-seed paper records)."""
 from reproduce import report
 
 
@@ -36,3 +36,22 @@ def test_one_seed_paper_record_is_called_provisional_with_the_quick_spread():
     assert "In the recorded `paper` run (`paper`) distillation removes 85%" in text
     three = _record("paper", {"teacher": [66, 69, 69], "small": [147, 145, 150], "distilled": [80, 75, 77]})
     assert "one seed" not in report.mnist_verdict_text({"paper": three, "quick": quick}, quick)
+
+
+def test_omitted_digit_verdict_on_a_one_seed_paper_record():
+    import copy
+
+    from reproduce import report_omitted
+    from reproduce.results import read_record, summarize
+    quick = read_record("quick", "omitted-digit")
+    one = copy.deepcopy(quick)
+    one["profile"], one["config"]["seeds"] = "paper", 1
+    for tset in ("no3", "only78"):
+        for key, val in one["results"][tset].items():
+            if isinstance(val, dict) and "values" in val:
+                one["results"][tset][key] = summarize(val["values"][:1])
+    text = report_omitted.verdict_text({"paper": one, "quick": quick}, quick)
+    spread = report_omitted.value(quick, "no3", "errors_test_optimal")["std"]
+    assert "**one seed**" in text and f"{spread:.1f} errors (no 3s, test-optimal shift)" in text
+    assert "In the recorded `paper` run (`paper`)" in text
+    assert "one seed" not in report_omitted.verdict_text({"paper": quick, "quick": quick}, quick)
