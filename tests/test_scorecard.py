@@ -70,3 +70,19 @@ def test_worsened_detects_a_drop():
     was = {"paper": {"mnist.teacher_errors": "reproduced", "mnist.small_errors": "close"}}
     now = {"paper": {"mnist.teacher_errors": "close", "mnist.small_errors": "reproduced"}}
     assert scorecard.worsened(now, was) == ["paper mnist.teacher_errors: reproduced -> close"]
+
+
+def test_paper_runs_text_names_each_recorded_paper_run_and_its_seeds(tmp_path):
+    import json
+    import shutil
+    assert "No `paper`-profile run is recorded yet" in scorecard.paper_runs_text(tmp_path)
+    (tmp_path / "paper").mkdir()
+    rec = json.loads((Path(scorecard.__file__).parents[1] / "results" / "quick" / "mnist.json").read_text())
+    rec["profile"], rec["config"]["seeds"] = "paper", 1
+    (tmp_path / "paper" / "mnist.json").write_text(json.dumps(rec))
+    text = scorecard.paper_runs_text(tmp_path)
+    assert f"mnist (1 seed, {rec['provenance']['device']}, commit `{rec['provenance']['commit'][:12]}`)" in text
+    assert "provisional" in text and "omitted-digit" not in text
+    shutil.copy(Path(scorecard.__file__).parents[1] / "results" / "quick" / "omitted-digit.json",
+                tmp_path / "paper" / "omitted-digit.json")
+    assert "omitted-digit (2 seeds" in scorecard.paper_runs_text(tmp_path)
