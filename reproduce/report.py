@@ -150,9 +150,9 @@ def mnist_verdict_text(records: dict, this_run: dict) -> str:
         lines.append("Recorded `paper` run (" + provenance_line(rec) + "): " + "; ".join(parts) + ".")
         if rec["config"]["seeds"] == 1:
             q = records.get("quick")
-            lines.append(single_seed_caveat(", ".join(
-                f"{r} ± {q['results'][r]['test_errors']['std']:.1f}" for r in ROLE_KEYS
-                if q["results"][r]["test_errors"]["n"] > 1) + " errors" if q and q["config"]["seeds"] > 1 else ""))
+            spread = (", ".join(f"{r} ± {q['results'][r]['test_errors']['std']:.1f}" for r in ROLE_KEYS) + " errors"
+                      if q and q["config"]["seeds"] > 1 else "")
+            lines.append(single_seed_caveat(rec, spread))
     shown = [(name, r) for name, r in (("the recorded `paper` run", rec), ("the recorded `quick` run", records.get("quick")),
                                        ("this run", this_run)) if r]
     for name, r in shown:
@@ -168,10 +168,10 @@ def mnist_verdict_text(records: dict, this_run: dict) -> str:
     return "\n\n".join(lines)
 
 
-def single_seed_caveat(spread: str = "") -> str:
+def single_seed_caveat(record: dict, spread: str = "") -> str:
     """Why a one-seed `paper` record's verdicts are provisional; `spread`: the seed spread a `quick` record measured."""
-    text = ("That `paper` run has **one seed**: no spread can be given, and a verdict on one seed is provisional. "
-            "(It was trained on 2 CPU cores, where three seeds did not fit the time available.)")
+    text = (f"That `paper` run has **one seed** (trained on {record['provenance']['device']}): no spread can be given, "
+            "and a verdict on one seed is provisional.")
     if spread:
         text += f" For scale, the seed-to-seed standard deviation of the recorded `quick` run: {spread}."
     return text

@@ -82,10 +82,10 @@ def verdict_text(records: dict, this_run: dict) -> str:
                      f"{e78:.1f}% error for the 7s-and-8s student: **{'reproduced' if ok else 'not reproduced'}**.")
         q = records.get("quick")
         if rec["config"]["seeds"] == 1:
-            lines.append(single_seed_caveat(
-                f"{value(q, 'no3', 'errors_test_optimal')['std']:.1f} errors (no 3s, test-optimal shift), "
-                f"{value(q, 'only78', 'errors_test_optimal', 'pct')['std']:.2f} points of error (7s and 8s)"
-                if q and q["config"]["seeds"] > 1 else ""))
+            spread = (f"{value(q, 'no3', 'errors_test_optimal')['std']:.1f} errors (no 3s, test-optimal shift), "
+                      f"{value(q, 'only78', 'errors_test_optimal', 'pct')['std']:.2f} points of error (7s and 8s)"
+                      if q and q["config"]["seeds"] > 1 else "")
+            lines.append(single_seed_caveat(rec, spread))
     for name, r in (("the recorded `paper` run", rec), ("the recorded `quick` run", records.get("quick")),
                     ("this run", this_run)):
         if r is None:

@@ -31,7 +31,7 @@ def test_one_seed_paper_record_is_called_provisional_with_the_quick_spread():
     quick = _record("quick", {"teacher": [91, 102], "small": [150, 153], "distilled": [119, 121]})
     one = _record("paper", {"teacher": [68], "small": [147], "distilled": [80]})
     text = report.mnist_verdict_text({"paper": one, "quick": quick}, quick)
-    assert "profile `paper`, 1 seed, cpu" in text and "**one seed**" in text and "teacher ± 7.8" in text and "small ± 2.1" in text
+    assert "profile `paper`, 1 seed, cpu" in text and "**one seed** (trained on cpu)" in text and "teacher ± 7.8" in text and "small ± 2.1" in text
     # the paper run's own gap closed is stated: (147 - 80) / (147 - 68) = 85%
     assert "In the recorded `paper` run (`paper`) distillation removes 85%" in text
     three = _record("paper", {"teacher": [66, 69, 69], "small": [147, 145, 150], "distilled": [80, 75, 77]})
