@@ -8,7 +8,8 @@ def _holds(v) -> str:
     return {True: "holds", False: "does not hold", None: "not testable"}[v]
 
 
-def verdict_text(record: dict) -> str:
+def width_verdicts(record: dict) -> str:
+    """One markdown bullet per width: best T and each claim's verdict."""
     lines = []
     for w, r in record["results"]["widths"].items():
         c = r["claims"]
@@ -23,12 +24,42 @@ def verdict_text(record: dict) -> str:
                       f"below: T = {b['best_low']:g}; above: T = {b['best_high']:g})")
         lines.append(f"- **{w} units** (best T = {c['best_T']:g}, {c['best_mean']:.1f} errors; undistilled "
                      f"{r['reference_errors']['mean']:.1f}): {part_a}; {part_b}.")
-    lines.append("\nThe paper makes claim (a) for 300 or more units and claim (b) for 30 units; the lines for other "
-                 "widths are shown for context. Public reproductions found the 30-unit optimum near T = 7.5.")
     return "\n".join(lines)
 
 
-def plot_errors_vs_T(record: dict):
+CONTEXT = ("The paper makes claim (a) for 300 or more units and claim (b) for 30 units; the lines for other widths are "
+           "shown for context. Public reproductions found the 30-unit optimum near T = 7.5.")
+
+
+def runs_shown(records: dict, this_run: dict) -> list[tuple[str, str, dict]]:
+    """(short label, label with provenance, record) for the recorded `paper` and `quick` runs that exist, then this
+    run: the book is built at `smoke` in CI, so the recorded runs carry the chapter's evidence."""
+    from .report import provenance_line
+
+    def teacher(r):
+        n = r["config"]["teacher_seeds"]
+        return f"; teacher of {n} seed{'' if n == 1 else 's'}"
+    out = [(f"recorded `{p}` run", f"Recorded `{p}` run ({provenance_line(records[p])}{teacher(records[p])})",
+            records[p]) for p in ("paper", "quick") if records.get(p)]
+    if any(rec == this_run for _, _, rec in out):  # this page reused a recorded run: show it once
+        return out
+    return out + [(f"this run (`{this_run['profile']}`)",
+                   f"This run ({provenance_line(this_run)}{teacher(this_run)})", this_run)]
+
+
+def all_verdicts_text(records: dict, this_run: dict) -> str:
+    """The claims' verdicts of every run shown, each under its label."""
+    parts = []
+    if not records.get("paper"):
+        parts.append("**No `paper`-profile run is recorded yet** (minutes on one GPU, hours on a CPU, resuming where "
+                     "it stopped: `reproduce run temperature-sweep --profile paper`), so the verdicts below come from "
+                     "shorter training than the paper's.")
+    for _, label, rec in runs_shown(records, this_run):
+        parts.append(f"**{label}**\n\n" + width_verdicts(rec))
+    return "\n\n".join(parts + [CONTEXT])
+
+
+def plot_errors_vs_T(record: dict, label: str = ""):
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for i, (w, r) in enumerate(record["results"]["widths"].items()):
@@ -44,13 +75,15 @@ def plot_errors_vs_T(record: dict):
     ax.set_yscale("log")
     ax.set_xlabel("distillation temperature T")
     ax.set_ylabel("test errors (of 10,000)")
-    ax.set_title("Students of each width against T (95% intervals over seeds; dotted: undistilled)")
+    label = label.replace("`", "")  # markdown quotes in a figure title read as noise
+    ax.set_title((f"{label}: s" if label else "S") + "tudents of each width against T\n"
+                 "(95% intervals over seeds; dotted: undistilled)", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def plot_heatmap(record: dict):
+def plot_heatmap(record: dict, label: str = ""):
     """Mean test errors relative to the width's undistilled reference (below 1: distillation helps)."""
     import matplotlib.pyplot as plt
     import numpy as np
@@ -66,7 +99,8 @@ def plot_heatmap(record: dict):
     ax.set_xticks(range(len(ts)), [f"{t:g}" for t in ts])
     ax.set_yticks(range(len(widths)), [f"{w} units" for w in widths])
     ax.set_xlabel("T")
-    ax.set_title("test errors / undistilled errors of the same width")
+    label = label.replace("`", "")
+    ax.set_title((f"{label}: t" if label else "T") + "est errors / undistilled errors of the same width", fontsize=10)
     fig.colorbar(im, ax=ax, shrink=0.8)
     fig.tight_layout()
     return fig

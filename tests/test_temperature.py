@@ -65,3 +65,24 @@ def test_teacher_seeds_follow_the_mnist_chapter_unless_set(module):
     for bad in ("0", "true", "1.5"):
         with pytest.raises(UserError, match="teacher_seeds"):
             mod.resolve_config("paper", overrides=[f"teacher_seeds={bad}"])
+
+
+def test_chapter_shows_the_recorded_runs_beside_this_run():
+    """The book is built at smoke in CI: the recorded quick/paper sweeps must carry the verdicts, each labelled."""
+    import copy
+
+    from reproduce import report_temperature as R
+    from reproduce.results import read_record
+    quick, smoke = read_record("quick", "temperature-sweep"), read_record("smoke", "temperature-sweep")
+    shown = R.runs_shown({"paper": None, "quick": quick}, smoke)
+    assert [s for s, _, _ in shown] == ["recorded `quick` run", "this run (`smoke`)"]
+    assert len(R.runs_shown({"paper": None, "quick": quick}, quick)) == 1  # a reused record is shown once
+    text = R.all_verdicts_text({"paper": None, "quick": quick}, smoke)
+    assert text.startswith("**No `paper`-profile run is recorded yet**")
+    assert text.index("**Recorded `quick` run (") < text.index("**This run (profile `smoke`")
+    assert text.count("- **30 units**") == 2 and "teacher of 2 seeds" in text
+    paper = copy.deepcopy(quick)
+    paper["profile"], paper["config"]["teacher_seeds"] = "paper", 1
+    text = R.all_verdicts_text({"paper": paper, "quick": quick}, smoke)
+    assert "No `paper`-profile run" not in text and "**Recorded `paper` run (profile `paper`" in text
+    assert "teacher of 1 seed)" in text
