@@ -153,17 +153,18 @@ def paper_runs_text(results_dir=None) -> str:
     """Which `paper`-profile runs are recorded, with their seeds, device and commit: the column's numbers are
     only as strong as these (one seed on a CPU is not three on a GPU)."""
     from .experiments import REGISTRY
-    runs = []
+    runs, one_seed = [], False
     for exp in REGISTRY:
         r = read_record("paper", exp, results_dir)
         if r:
             n = r["config"]["seeds"]
+            one_seed |= n == 1
             runs.append(f"{exp} ({n} seed{'' if n == 1 else 's'}, {r['provenance']['device']}, "
                         f"commit `{r['provenance']['commit'][:12]}`)")
     if not runs:
         return "No `paper`-profile run is recorded yet: every verdict reads *not yet run*."
     return ("Recorded `paper`-profile runs: " + "; ".join(runs) + ". The others read *not yet run*."
-            + (" A verdict on one seed is provisional." if "(1 seed" in " ".join(runs) else ""))
+            + (" A verdict on one seed is provisional." if one_seed else ""))
 
 
 def coverage_table():
