@@ -98,7 +98,14 @@ def per_seed_table(record: dict):
     return pd.DataFrame(rows)
 
 
-def plot_curves(record: dict, ax=None):
+def curve_runs(records: dict, this_run: dict) -> list[tuple[str, dict]]:
+    """(label, record) of the runs whose training curves the chapter shows: the recorded `paper` and `quick` runs
+    that exist (the CI-built book runs `smoke`), then this run unless it is one of them."""
+    runs = [(f"recorded {p} run", records[p]) for p in ("paper", "quick") if records.get(p)]
+    return runs if any(r == this_run for _, r in runs) else runs + [(f"this run ({this_run['profile']})", this_run)]
+
+
+def plot_curves(record: dict, ax=None, label: str = ""):
     """Test errors against epoch for each model: mean over seeds, band from min to max, paper's value dashed."""
     import matplotlib.pyplot as plt
     import numpy as np
@@ -117,8 +124,9 @@ def plot_curves(record: dict, ax=None):
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("test errors (of 10,000)")
-    ax.set_title(f"MNIST test errors during training, profile `{record['profile']}` (dashed: paper)")
-    ax.legend()
+    ax.set_title(f"{label or 'profile ' + record['profile']}: MNIST test errors during training (dashed: paper)",
+                 fontsize=10)
+    ax.legend(fontsize=8)
     return ax
 
 

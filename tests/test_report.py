@@ -55,3 +55,12 @@ def test_omitted_digit_verdict_on_a_one_seed_paper_record():
     assert "**one seed**" in text and f"{spread:.1f} errors (no 3s, test-optimal shift)" in text
     assert "In the recorded `paper` run (`paper`)" in text
     assert "one seed" not in report_omitted.verdict_text({"paper": quick, "quick": quick}, quick)
+
+
+def test_mnist_curves_show_the_recorded_runs_then_this_run_once():
+    quick = _record("quick", {"teacher": [91, 102], "small": [150, 153], "distilled": [119, 121]})
+    one = _record("paper", {"teacher": [68], "small": [147], "distilled": [80]})
+    smoke = _record("smoke", {"teacher": [700, 650], "small": [1000, 1010], "distilled": [1100, 1150]})
+    labels = [lab for lab, _ in report.curve_runs({"paper": one, "quick": quick}, smoke)]
+    assert labels == ["recorded paper run", "recorded quick run", "this run (smoke)"]
+    assert [lab for lab, _ in report.curve_runs({"paper": None, "quick": quick}, quick)] == ["recorded quick run"]
