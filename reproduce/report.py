@@ -98,11 +98,18 @@ def per_seed_table(record: dict):
     return pd.DataFrame(rows)
 
 
-def curve_runs(records: dict, this_run: dict) -> list[tuple[str, dict]]:
-    """(label, record) of the runs whose training curves the chapter shows: the recorded `paper` and `quick` runs
-    that exist (the CI-built book runs `smoke`), then this run unless it is one of them."""
-    runs = [(f"recorded {p} run", records[p]) for p in ("paper", "quick") if records.get(p)]
-    return runs if any(r == this_run for _, r in runs) else runs + [(f"this run ({this_run['profile']})", this_run)]
+def shown_runs(records: dict, this_run: dict) -> list[tuple[str, dict]]:
+    """(label, record) of the runs a chapter's figures show: the recorded `paper` and `quick` runs that exist (the
+    CI-built book runs `smoke`, so these carry the evidence), then this run unless it is one of them."""
+    runs = [(f"recorded `{p}` run", records[p]) for p in ("paper", "quick") if records.get(p)]
+    if any(r == this_run for _, r in runs):
+        return runs
+    return runs + [(f"this run (`{this_run['profile']}`)", this_run)]
+
+
+def plain(label: str) -> str:
+    """A markdown label as a figure title: backticks read as noise there."""
+    return label.replace("`", "")
 
 
 def plot_curves(record: dict, ax=None, label: str = ""):
@@ -124,7 +131,7 @@ def plot_curves(record: dict, ax=None, label: str = ""):
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("test errors (of 10,000)")
-    ax.set_title(f"{label or 'profile ' + record['profile']}: MNIST test errors during training (dashed: paper)",
+    ax.set_title(f"{plain(label) or 'profile ' + record['profile']}: MNIST test errors during training (dashed: paper)",
                  fontsize=10)
     ax.legend(fontsize=8)
     return ax

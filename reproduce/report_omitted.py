@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from . import paper
-from .report import fmt, single_seed_caveat
+from .report import fmt, plain, single_seed_caveat
 from .results import summarize
 
 ROWS = [
@@ -102,7 +102,7 @@ def verdict_text(records: dict, this_run: dict) -> str:
     return "\n\n".join(lines)
 
 
-def plot_sweeps(record: dict):
+def plot_sweeps(record: dict, label: str = ""):
     """Test errors (total, and on the shifted classes) against the shift, mean over seeds; paper's shift marked."""
     import matplotlib.pyplot as plt
     import numpy as np
@@ -123,11 +123,13 @@ def plot_sweeps(record: dict):
         ax.set_ylabel("errors (of 10,000 test images)")
         ax.set_title(title)
     axes[0].legend(fontsize=8)
+    if label:
+        fig.suptitle(plain(label), fontsize=11)
     fig.tight_layout()
     return fig
 
 
-def plot_confusions(record: dict, tset: str = "no3"):
+def plot_confusions(record: dict, tset: str = "no3", label: str = ""):
     import matplotlib.pyplot as plt
     import numpy as np
     cm = record["results"][tset]["confusion_member0"]
@@ -145,6 +147,8 @@ def plot_confusions(record: dict, tset: str = "no3"):
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
         ax.set_title(f"{'no 3s' if tset == 'no3' else '7s and 8s only'}, {title} (seed 0)")
+    if label:
+        fig.suptitle(plain(label), fontsize=11)
     fig.tight_layout()
     return fig
 

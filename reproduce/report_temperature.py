@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .experiments.temperature_sweep import CLAIM_RULE, ci95  # noqa: F401 (re-exported for the notebook)
+from .report import plain
 
 
 def _holds(v) -> str:
@@ -32,19 +33,14 @@ CONTEXT = ("The paper makes claim (a) for 300 or more units and claim (b) for 30
 
 
 def runs_shown(records: dict, this_run: dict) -> list[tuple[str, str, dict]]:
-    """(short label, label with provenance, record) for the recorded `paper` and `quick` runs that exist, then this
-    run: the book is built at `smoke` in CI, so the recorded runs carry the chapter's evidence."""
-    from .report import provenance_line
+    """(label, label with provenance and teacher seeds, record) of report.shown_runs."""
+    from .report import provenance_line, shown_runs
 
     def teacher(r):
         n = r["config"]["teacher_seeds"]
         return f"; teacher of {n} seed{'' if n == 1 else 's'}"
-    out = [(f"recorded `{p}` run", f"Recorded `{p}` run ({provenance_line(records[p])}{teacher(records[p])})",
-            records[p]) for p in ("paper", "quick") if records.get(p)]
-    if any(rec == this_run for _, _, rec in out):  # this page reused a recorded run: show it once
-        return out
-    return out + [(f"this run (`{this_run['profile']}`)",
-                   f"This run ({provenance_line(this_run)}{teacher(this_run)})", this_run)]
+    return [(lab, f"{lab[0].upper()}{lab[1:]}: {provenance_line(r)}{teacher(r)}", r)
+            for lab, r in shown_runs(records, this_run)]
 
 
 def all_verdicts_text(records: dict, this_run: dict) -> str:
@@ -75,7 +71,7 @@ def plot_errors_vs_T(record: dict, label: str = ""):
     ax.set_yscale("log")
     ax.set_xlabel("distillation temperature T")
     ax.set_ylabel("test errors (of 10,000)")
-    label = label.replace("`", "")  # markdown quotes in a figure title read as noise
+    label = plain(label)
     ax.set_title((f"{label}: s" if label else "S") + "tudents of each width against T\n"
                  "(95% intervals over seeds; dotted: undistilled)", fontsize=10)
     ax.legend(fontsize=8)
@@ -99,7 +95,7 @@ def plot_heatmap(record: dict, label: str = ""):
     ax.set_xticks(range(len(ts)), [f"{t:g}" for t in ts])
     ax.set_yticks(range(len(widths)), [f"{w} units" for w in widths])
     ax.set_xlabel("T")
-    label = label.replace("`", "")
+    label = plain(label)
     ax.set_title((f"{label}: t" if label else "T") + "est errors / undistilled errors of the same width", fontsize=10)
     fig.colorbar(im, ax=ax, shrink=0.8)
     fig.tight_layout()

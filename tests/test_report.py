@@ -61,6 +61,6 @@ def test_mnist_curves_show_the_recorded_runs_then_this_run_once():
     quick = _record("quick", {"teacher": [91, 102], "small": [150, 153], "distilled": [119, 121]})
     one = _record("paper", {"teacher": [68], "small": [147], "distilled": [80]})
     smoke = _record("smoke", {"teacher": [700, 650], "small": [1000, 1010], "distilled": [1100, 1150]})
-    labels = [lab for lab, _ in report.curve_runs({"paper": one, "quick": quick}, smoke)]
-    assert labels == ["recorded paper run", "recorded quick run", "this run (smoke)"]
-    assert [lab for lab, _ in report.curve_runs({"paper": None, "quick": quick}, quick)] == ["recorded quick run"]
+    labels = [lab for lab, _ in report.shown_runs({"paper": one, "quick": quick}, smoke)]
+    assert labels == ["recorded `paper` run", "recorded `quick` run", "this run (`smoke`)"]
+    assert [lab for lab, _ in report.shown_runs({"paper": None, "quick": quick}, quick)] == ["recorded `quick` run"]

@@ -79,10 +79,10 @@ def test_chapter_shows_the_recorded_runs_beside_this_run():
     assert len(R.runs_shown({"paper": None, "quick": quick}, quick)) == 1  # a reused record is shown once
     text = R.all_verdicts_text({"paper": None, "quick": quick}, smoke)
     assert text.startswith("**No `paper`-profile run is recorded yet**")
-    assert text.index("**Recorded `quick` run (") < text.index("**This run (profile `smoke`")
+    assert text.index("**Recorded `quick` run: profile `quick`") < text.index("**This run (`smoke`): profile `smoke`")
     assert text.count("- **30 units**") == 2 and "teacher of 2 seeds" in text
     paper = copy.deepcopy(quick)
     paper["profile"], paper["config"]["teacher_seeds"] = "paper", 1
     text = R.all_verdicts_text({"paper": paper, "quick": quick}, smoke)
-    assert "No `paper`-profile run" not in text and "**Recorded `paper` run (profile `paper`" in text
-    assert "teacher of 1 seed)" in text
+    assert "No `paper`-profile run" not in text and "**Recorded `paper` run: profile `paper`" in text
+    assert "teacher of 1 seed**" in text
