@@ -1,7 +1,7 @@
 """Exploration (validation-led) of the distilled MNIST student's recipe, on the paper profile's one-seed teacher.
 
-The paper-profile distilled 800-800 net makes 97 test errors (paper: 74; results/paper/mnist.json), and its curve is
-flat from about epoch 25 to 400, so training longer is not the missing piece. The paper gives T = 20 and "a
+The paper-profile distilled 800-800 net makes more test errors than the paper's 74 (results/paper/mnist.json), and its
+curve levels off long before its 400 epochs, so training longer is not the missing piece. The paper gives T = 20 and "a
 considerably lower weight" on the hard term, not the student's optimizer. This trains, as one batched model with one
 seed (so the cells' differences are paired), every temperature x hard-term weight cell given, at one learning rate,
 on the training images minus the omitted-digit chapter's 5000-image validation split; cells are ranked by errors on

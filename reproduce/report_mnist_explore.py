@@ -1,0 +1,99 @@
+"""What the MNIST chapter shows of the distilled-student explorations (scripts/explore_mnist_distill.py): one table row
+per grid cell, and a paragraph that compares the paper's recipe with the cell chosen on validation images."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .results import RESULTS_DIR
+
+FOLDER = RESULTS_DIR / "paper" / "mnist-explore"
+PAPER_CELL = {"temperature": 20.0, "hard_weight": 0.1, "lr": 0.05, "jitter_copies": 1}  # the profiles' recipe
+
+
+def plateau(record: dict | None, role: str = "distilled", within: int = 5) -> str:
+    """Markdown: the first evaluated epoch from which the first seed's test errors stay within `within` of its final
+    count, in a recorded MNIST run; how long training keeps paying."""
+    if record is None:
+        return "(no `paper`-profile run is recorded yet)"
+    curves = record["results"][role]["curves"]
+    epochs = sorted(curves, key=int)
+    errs = [curves[e]["test_errors"][0] for e in epochs]
+    first = next(i for i in range(len(errs)) if all(abs(v - errs[-1]) <= within for v in errs[i:]))
+    return (f"comes within {within} errors of its final {errs[-1]} by epoch {epochs[first]} of {epochs[-1]} "
+            f"({errs[first]} errors there)")
+
+
+def load(folder: Path | None = None) -> list[dict]:
+    """The recorded explorations, by file name; [] when none is recorded."""
+    return [json.loads(p.read_text()) for p in sorted(Path(folder or FOLDER).glob("*.json"))]
+
+
+def cells(records: list[dict]) -> list[dict]:
+    """Every grid cell of every record, flat, with its record's learning rate, transfer set and commit."""
+    out = []
+    for rec in records:
+        r = rec["results"]
+        for c in r["grid"]:
+            out.append(dict(c, lr=r["lr"], jitter_copies=r["jitter_copies"], epochs=r["recipe"]["epochs"],
+                            commit=rec["provenance"]["commit"][:8]))
+    return out
+
+
+def is_paper_cell(c: dict) -> bool:
+    return all(c[k] == v for k, v in PAPER_CELL.items())
+
+
+def table(records: list[dict]):
+    """One row per cell; the unjittered cell with the fewest validation errors is marked (ties: the paper's)."""
+    import pandas as pd
+    rows = cells(records)
+    best = _best(rows)
+    return pd.DataFrame([{
+        "transfer set": "as the paper (no shifts)" if c["jitter_copies"] == 1 else
+        f"{c['jitter_copies']} copies, {c['jitter_copies'] - 1} shifted (not the paper's)",
+        "passes": c["epochs"], "lr": f"{c['lr']:g}", "T": f"{c['temperature']:g}", "hard weight": f"{c['hard_weight']:g}",
+        "val. errors (of 5,000)": c["val_errors"], "test errors (of 10,000)": c["test_errors"],
+        "": ("the paper's recipe; " if is_paper_cell(c) else "") + ("chosen on validation" if c is best else ""),
+        "commit": c["commit"]} for c in rows])
+
+
+def chosen(records: list[dict]) -> dict | None:
+    """The cell with the paper's transfer set that makes the fewest validation errors (the paper's recipe on a tie)."""
+    return _best(cells(records))
+
+
+def _best(all_cells: list[dict]) -> dict | None:
+    own = [c for c in all_cells if c["jitter_copies"] == 1]
+    return min(own, key=lambda c: (c["val_errors"], not is_paper_cell(c)), default=None)
+
+
+def summary(records: list[dict]) -> str:
+    """Markdown: the paper's recipe against the validation-chosen cell, and the jittered-transfer ablation."""
+    if not records:
+        return ("No exploration of the distilled student is recorded (`python scripts/explore_mnist_distill.py`, "
+                "results/paper/mnist-explore/).")
+    all_cells = cells(records)
+    ref = next((c for c in all_cells if is_paper_cell(c)), None)
+    best = _best(all_cells)
+    lines = []
+    if ref is not None and best is not None:
+        lines.append(
+            f"On the validation images the paper's recipe (T = 20, hard weight 0.1, lr 0.05) makes {ref['val_errors']} "
+            f"errors and {ref['test_errors']} on the test set. "
+            + ("No other cell with the paper's transfer set does better on validation."
+               if best is ref else
+               f"The cell chosen on validation (T = {best['temperature']:g}, hard weight {best['hard_weight']:g}, lr "
+               f"{best['lr']:g}) makes {best['val_errors']} validation errors ({best['val_errors'] - ref['val_errors']:+d}) "
+               f"and {best['test_errors']} test errors ({best['test_errors'] - ref['test_errors']:+d})."))
+        # one seed and 5,000 validation images: a binomial standard error of about sqrt(errors)
+        lines.append(f"With one seed and 5,000 validation images, differences smaller than about "
+                     f"{2 * ref['val_errors'] ** 0.5:.0f} validation errors (two binomial standard errors) are noise.")
+    jit = [c for c in all_cells if c["jitter_copies"] > 1]
+    if jit and ref is not None:
+        j = min(jit, key=lambda c: c["val_errors"])
+        lines.append(
+            f"Distilling on {j['jitter_copies']} copies of each transfer image, {j['jitter_copies'] - 1} of them shifted "
+            f"by up to 2 pixels (which the paper's transfer set did not have), gives {j['val_errors']} validation and "
+            f"{j['test_errors']} test errors, against {ref['val_errors']} and {ref['test_errors']} without the shifts.")
+    return " ".join(lines)

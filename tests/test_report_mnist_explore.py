@@ -1,0 +1,48 @@
+"""The MNIST chapter's view of the distilled-student explorations: which cell is chosen, and what the text says."""
+import json
+
+from reproduce import report_mnist_explore as rx
+
+
+def _record(path, tag, lr, copies, grid):
+    rec = {"results": {"grid": [dict(temperature=t, hard_weight=a, val_errors=v, test_errors=e,
+                                     best_val_errors_on_curve=v) for t, a, v, e in grid],
+                       "lr": lr, "jitter_copies": copies, "recipe": {"epochs": 50 // copies}},
+           "provenance": {"commit": "abcdef0123456789"}}
+    (path / f"{tag}.json").write_text(json.dumps(rec))
+
+
+def test_chosen_is_the_fewest_validation_errors_with_the_papers_transfer_set(tmp_path):
+    _record(tmp_path, "a", 0.05, 1, [(20, 0.1, 50, 100), (20, 0.0, 44, 104), (8, 0.1, 47, 90)])
+    _record(tmp_path, "b", 0.05, 4, [(20, 0.1, 30, 70)])  # better, but not the paper's transfer set
+    recs = rx.load(tmp_path)
+    best = rx.chosen(recs)
+    assert (best["temperature"], best["hard_weight"], best["val_errors"]) == (20, 0.0, 44)
+    text = rx.summary(recs)
+    assert "makes 50 errors and 100 on the test set" in text
+    assert "44 validation errors (-6) and 104 test errors (+4)" in text  # chosen on validation, worse on test
+    assert "gives 30 validation and 70 test errors, against 50 and 100" in text
+    df = rx.table(recs)
+    assert list(df[""]) == ["the paper's recipe; ", "chosen on validation", "", ""]
+    assert list(df["transfer set"])[-1] == "4 copies, 3 shifted (not the paper's)"
+
+
+def test_a_tie_on_validation_keeps_the_papers_recipe(tmp_path):
+    _record(tmp_path, "a", 0.05, 1, [(8, 0.1, 50, 90), (20, 0.1, 50, 100)])
+    recs = rx.load(tmp_path)
+    assert rx.is_paper_cell(rx.chosen(recs))
+    assert "No other cell with the paper's transfer set does better on validation." in rx.summary(recs)
+
+
+def test_no_record_says_how_to_make_one(tmp_path):
+    assert rx.load(tmp_path) == []
+    assert "scripts/explore_mnist_distill.py" in rx.summary([])
+    assert rx.chosen([]) is None
+
+
+def test_plateau_is_where_the_curve_stays_near_its_final_count():
+    curves = {str(e): {"test_errors": [v]} for e, v in [(5, 130), (10, 104), (15, 96), (20, 110), (25, 99), (30, 97)]}
+    rec = {"results": {"distilled": {"curves": curves}}}
+    assert rx.plateau(rec) == "comes within 5 errors of its final 97 by epoch 25 of 30 (99 errors there)"
+    assert rx.plateau(rec, within=13) == "comes within 13 errors of its final 97 by epoch 10 of 30 (104 errors there)"
+    assert "no `paper`-profile run" in rx.plateau(None)
