@@ -139,9 +139,22 @@ def plot_curves(record: dict, ax=None, label: str = ""):
 
 def provenance_line(record: dict) -> str:
     p = record["provenance"]
-    n = record["config"]["seeds"]
-    return (f"profile `{record['profile']}`, {n} seed{'' if n == 1 else 's'}, {p['device']}, torch {p['torch']}, "
+    return (f"profile `{record['profile']}`, {seeds_phrase(record['config'])}, {p['device']}, torch {p['torch']}, "
             f"commit `{p['commit'][:12]}`, {p['wall_s'] / 60:.1f} min, {p['date']}")
+
+
+def seeds_phrase(config: dict) -> str:
+    """'3 seeds', or '3 seeds on a teacher of 1 seed' for a chapter built on a teacher of another seed count."""
+    n, t = config["seeds"], config.get("teacher_seeds")
+    text = f"{n} seed{'' if n == 1 else 's'}"
+    return text if t is None or t == n else f"{text} on a teacher of {t} seed{'' if t == 1 else 's'}"
+
+
+def shared_teacher_caveat(record: dict) -> str:
+    """'' unless several students learned from one teacher: then their spread is over students only."""
+    n, t = record["config"]["seeds"], record["config"].get("teacher_seeds")
+    return (f"Its {n} students learned from **one teacher**: the spread is over students, not over teachers."
+            if t == 1 and n > 1 else "")
 
 
 def gap_closed(results: dict) -> float | None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from . import paper
-from .report import fmt, plain, single_seed_caveat
+from .report import fmt, plain, shared_teacher_caveat, single_seed_caveat
 from .results import summarize
 
 ROWS = [
@@ -86,6 +86,8 @@ def verdict_text(records: dict, this_run: dict) -> str:
                       f"{value(q, 'only78', 'errors_test_optimal', 'pct')['std']:.2f} points of error (7s and 8s)"
                       if q and q["config"]["seeds"] > 1 else "")
             lines.append(single_seed_caveat(rec, spread))
+        elif shared_teacher_caveat(rec):
+            lines.append(shared_teacher_caveat(rec))
     for name, r in (("the recorded `paper` run", rec), ("the recorded `quick` run", records.get("quick")),
                     ("this run", this_run)):
         if r is None:

@@ -33,13 +33,9 @@ CONTEXT = ("The paper makes claim (a) for 300 or more units and claim (b) for 30
 
 
 def runs_shown(records: dict, this_run: dict) -> list[tuple[str, str, dict]]:
-    """(label, label with provenance and teacher seeds, record) of report.shown_runs."""
+    """(label, label with provenance and seeds, record) of report.shown_runs."""
     from .report import provenance_line, shown_runs
-
-    def teacher(r):
-        n = r["config"]["teacher_seeds"]
-        return f"; teacher of {n} seed{'' if n == 1 else 's'}"
-    return [(lab, f"{lab[0].upper()}{lab[1:]}: {provenance_line(r)}{teacher(r)}", r)
+    return [(lab, f"{lab[0].upper()}{lab[1:]}: {provenance_line(r)}", r)
             for lab, r in shown_runs(records, this_run)]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Callable
 
 from . import paper
-from .report import SMALL_TOLERANCE, fmt
+from .report import SMALL_TOLERANCE, fmt, seeds_phrase
 from .report import verdict as report_verdict
 from .results import read_record, summarize
 
@@ -158,14 +158,13 @@ def paper_runs_text(results_dir=None) -> str:
     for exp in REGISTRY:
         r = read_record("paper", exp, results_dir)
         if r:
-            n = r["config"]["seeds"]
-            one_seed |= n == 1
-            runs.append(f"{exp} ({n} seed{'' if n == 1 else 's'}, {r['provenance']['device']}, "
+            one_seed |= r["config"]["seeds"] == 1 or r["config"].get("teacher_seeds") == 1
+            runs.append(f"{exp} ({seeds_phrase(r['config'])}, {r['provenance']['device']}, "
                         f"commit `{r['provenance']['commit'][:12]}`)")
     if not runs:
         return "No `paper`-profile run is recorded yet: every verdict reads *not yet run*."
     return ("Recorded `paper`-profile runs: " + "; ".join(runs) + ". The others read *not yet run*."
-            + (" A verdict on one seed is provisional." if one_seed else ""))
+            + (" A verdict on one seed (of the model or of its teacher) is provisional." if one_seed else ""))
 
 
 def coverage_table():

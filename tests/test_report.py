@@ -55,6 +55,19 @@ def test_omitted_digit_verdict_on_a_one_seed_paper_record():
     assert "**one seed**" in text and f"{spread:.1f} errors (no 3s, test-optimal shift)" in text
     assert "In the recorded `paper` run (`paper`)" in text
     assert "one seed" not in report_omitted.verdict_text({"paper": quick, "quick": quick}, quick)
+    shared = copy.deepcopy(quick)  # two students on a one-seed teacher: a spread, but over students only
+    shared["profile"], shared["config"]["teacher_seeds"] = "paper", 1
+    text = report_omitted.verdict_text({"paper": shared, "quick": quick}, quick)
+    assert "one seed" not in text and "Its 2 students learned from **one teacher**" in text
+
+
+def test_seeds_phrase_names_a_teacher_of_another_seed_count():
+    assert report.seeds_phrase({"seeds": 1}) == "1 seed"
+    assert report.seeds_phrase({"seeds": 3, "teacher_seeds": 3}) == "3 seeds"
+    assert report.seeds_phrase({"seeds": 3, "teacher_seeds": 1}) == "3 seeds on a teacher of 1 seed"
+    assert report.seeds_phrase({"seeds": 1, "teacher_seeds": 2}) == "1 seed on a teacher of 2 seeds"
+    assert report.shared_teacher_caveat({"config": {"seeds": 1, "teacher_seeds": 1}}) == ""
+    assert report.shared_teacher_caveat({"config": {"seeds": 3}}) == ""
 
 
 def test_mnist_curves_show_the_recorded_runs_then_this_run_once():

@@ -89,3 +89,7 @@ def test_paper_runs_text_names_each_recorded_paper_run_and_its_seeds(tmp_path):
     shutil.copy(Path(scorecard.__file__).parents[1] / "results" / "quick" / "omitted-digit.json",
                 tmp_path / "paper" / "omitted-digit.json")
     assert "omitted-digit (2 seeds" in scorecard.paper_runs_text(tmp_path)
+    omitted = json.loads((tmp_path / "paper" / "omitted-digit.json").read_text())
+    omitted["config"]["teacher_seeds"] = 1
+    (tmp_path / "paper" / "omitted-digit.json").write_text(json.dumps(omitted))
+    assert "omitted-digit (2 seeds on a teacher of 1 seed, " in scorecard.paper_runs_text(tmp_path)

@@ -85,4 +85,4 @@ def test_chapter_shows_the_recorded_runs_beside_this_run():
     paper["profile"], paper["config"]["teacher_seeds"] = "paper", 1
     text = R.all_verdicts_text({"paper": paper, "quick": quick}, smoke)
     assert "No `paper`-profile run" not in text and "**Recorded `paper` run: profile `paper`" in text
-    assert "teacher of 1 seed**" in text
+    assert "profile `paper`, 3 seeds on a teacher of 1 seed, " in text
