@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from .errors import UserError
 from .profiles import PROFILE_NAMES
@@ -37,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--profile", default="smoke", choices=PROFILE_NAMES, help="speech: which profile's corpus")
     d.add_argument("--set", dest="overrides", action="append", default=[], metavar="corpus.KEY=VALUE",
                    help="speech: override one corpus setting, e.g. --set corpus.train_speakers=20")
+    d.add_argument("--record", action="store_true",
+                   help="speech: write the corpus card to results/<profile>/speech-corpus.json")
     b = sub.add_parser("bench", help="time the training core against a plain PyTorch loop, side by side")
     b.add_argument("--device", default="auto")
     b.add_argument("--steps", type=int, default=20, help="steps per timed repeat")
@@ -125,7 +128,11 @@ def main(argv=None) -> int:
             from .experiments.speech import resolve_config
             from .speech import corpus as C
             cfg = resolve_config(args.profile, None, args.overrides)["corpus"]
+            t0 = time.perf_counter()
             card = C.card(C.load(cfg))
+            if args.record:
+                path = C.record_card(args.profile, cfg, card, time.perf_counter() - t0)
+                print(f"wrote {path}")
             print(f"speech corpus ready at {C.cache_path(cfg)}: {card['hours']['train']:.2f} h train "
                   f"({card['speakers']['train']} speakers), {card['hours']['test']:.2f} h test "
                   f"({card['speakers']['test']} speakers), {card['labels']} labels, generated in "

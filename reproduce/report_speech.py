@@ -79,6 +79,28 @@ def table5(this_run: dict, records: dict):
     return pd.DataFrame(rows).set_index("system and training set")
 
 
+CORPUS_TARGETS = {"train hours": 10, "training speakers": 50, "test speakers": 10}  # the issue's, for `paper`
+
+
+def corpus_targets_text(corpus_record: dict | None) -> str:
+    """Markdown: the recorded `paper`-profile corpus (reproduce data speech --profile paper --record) against the size
+    targets, which can be checked on a CPU even where training on that corpus cannot be afforded."""
+    if corpus_record is None:
+        return ("The `paper` profile's corpus is not recorded yet (`reproduce data speech --profile paper --record`, "
+                "minutes on a CPU).")
+    c = corpus_record["results"]["corpus"]
+    have = {"train hours": c["hours"]["train"], "training speakers": c["speakers"]["train"],
+            "test speakers": c["speakers"]["test"]}
+    met = all(have[k] >= v for k, v in CORPUS_TARGETS.items())
+    p = corpus_record["provenance"]
+    return (f"The `paper` profile's corpus (recorded: generated in {c['generation_s'] / 60:.1f} min on {p['device']}, "
+            f"commit `{p['commit'][:12]}`) holds {have['train hours']:.1f} hours of training speech from "
+            f"{have['training speakers']} speakers, {c['hours']['test']:.1f} hours from {have['test speakers']} held-out "
+            f"test speakers, {c['frames']['train']:,} training frames: the size targets (at least "
+            f"{CORPUS_TARGETS['train hours']} hours, {CORPUS_TARGETS['training speakers']} training and "
+            f"{CORPUS_TARGETS['test speakers']} test speakers) are **{'met' if met else 'not met'}**.")
+
+
 def corpus_card(record: dict):
     import pandas as pd
     c = record["results"]["corpus"]

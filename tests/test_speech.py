@@ -208,3 +208,17 @@ def test_recorded_roles_carry_no_default_sizes():
     assert cfg["soft3"]["temperature"] == 20.0 and cfg["hidden"] == [128, 128]
     with pytest.raises(UserError, match="baseline.sizes .*hidden"):
         S.resolve_config("smoke", overrides=["baseline.sizes=[1040,64,201]"])
+
+
+def test_corpus_card_record_is_checked_against_the_size_targets(tiny, tmp_path):
+    from reproduce import report_speech
+    from reproduce.results import read_record
+    assert "not recorded yet" in report_speech.corpus_targets_text(None)
+    path = C.record_card("paper", TINY, C.card(tiny), 12.0, tmp_path)
+    rec = read_record("paper", "speech-corpus", tmp_path)
+    assert path.exists() and rec["config"]["corpus"] == TINY and rec["provenance"]["wall_s"] == 12.0
+    text = report_speech.corpus_targets_text(rec)
+    assert "from 3 speakers" in text and "from 2 held-out test speakers" in text and "**not met**" in text
+    c = rec["results"]["corpus"]
+    c["hours"]["train"], c["speakers"] = 10.0, {"train": 50, "test": 10}  # exactly at the targets
+    assert "**met**" in report_speech.corpus_targets_text(rec)

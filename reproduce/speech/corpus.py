@@ -243,6 +243,17 @@ def card(corpus: dict) -> dict:
     return json.loads(str(corpus["card"]))
 
 
+def record_card(profile: str, cfg: dict, card_: dict, wall_s: float, results_dir=None):
+    """results/<profile>/speech-corpus.json: a corpus's card with its config and provenance, so that a profile's
+    corpus can be described (and checked against the issue's size targets) without training on it."""
+    import torch
+
+    from ..results import provenance, write_record
+    rec = {"experiment": "speech-corpus", "profile": profile, "config": {"corpus": cfg}, "results": {"corpus": card_},
+           "provenance": provenance(torch.device("cpu"), wall_s)}
+    return write_record(rec, profile, "speech-corpus", results_dir)
+
+
 def split_indices(corpus: dict, split: str) -> np.ndarray:
     """Frame indices (into centres/labels) of one split."""
     return np.nonzero(corpus["utt_split"][corpus["frame_utt"]] == SPLITS[split])[0]
