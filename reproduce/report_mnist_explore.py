@@ -54,7 +54,9 @@ def table(records: list[dict]):
         f"{c['jitter_copies']} copies, {c['jitter_copies'] - 1} shifted (not the paper's)",
         "passes": c["epochs"], "lr": f"{c['lr']:g}", "T": f"{c['temperature']:g}", "hard weight": f"{c['hard_weight']:g}",
         "val. errors (of 5,000)": c["val_errors"], "test errors (of 10,000)": c["test_errors"],
-        "": ("the paper's recipe; " if is_paper_cell(c) else "") + ("chosen on validation" if c is best else ""),
+        "": "; ".join(n for n in ("the paper's recipe" if is_paper_cell(c) else "",
+                                   "chosen on validation" if c is best else "",
+                                   "diverged" if c["val_errors"] > 2500 else "") if n),
         "commit": c["commit"]} for c in rows])
 
 
@@ -78,22 +80,24 @@ def summary(records: list[dict]) -> str:
     best = _best(all_cells)
     lines = []
     if ref is not None and best is not None:
+        noise = 2 * ref["val_errors"] ** 0.5  # one seed, 5,000 images: about two binomial standard errors
+        lines.append(f"With one seed and 5,000 validation images, differences under about {noise:.0f} validation "
+                     f"errors (two binomial standard errors) are noise.")
         lines.append(
-            f"On the validation images the paper's recipe (T = 20, hard weight 0.1, lr 0.05) makes {ref['val_errors']} "
-            f"errors and {ref['test_errors']} on the test set. "
+            f"The paper's recipe (T = 20, hard weight 0.1, lr 0.05) makes {ref['val_errors']} validation errors and "
+            f"{ref['test_errors']} test errors. "
             + ("No other cell with the paper's transfer set does better on validation."
                if best is ref else
                f"The cell chosen on validation (T = {best['temperature']:g}, hard weight {best['hard_weight']:g}, lr "
                f"{best['lr']:g}) makes {best['val_errors']} validation errors ({best['val_errors'] - ref['val_errors']:+d}) "
-               f"and {best['test_errors']} test errors ({best['test_errors'] - ref['test_errors']:+d})."))
-        # one seed and 5,000 validation images: a binomial standard error of about sqrt(errors)
-        lines.append(f"With one seed and 5,000 validation images, differences smaller than about "
-                     f"{2 * ref['val_errors'] ** 0.5:.0f} validation errors (two binomial standard errors) are noise.")
+               f"and {best['test_errors']} test errors ({best['test_errors'] - ref['test_errors']:+d}): "
+               + ("within the noise, so the profiles keep the paper's recipe."
+                  if ref["val_errors"] - best["val_errors"] < noise else "beyond the noise.")))
     jit = [c for c in all_cells if c["jitter_copies"] > 1]
     if jit and ref is not None:
         j = min(jit, key=lambda c: c["val_errors"])
         lines.append(
             f"Distilling on {j['jitter_copies']} copies of each transfer image, {j['jitter_copies'] - 1} of them shifted "
-            f"by up to 2 pixels (which the paper's transfer set did not have), gives {j['val_errors']} validation and "
+            f"by up to 2 pixels (which the paper's transfer set did not have), gives, at its best cell, {j['val_errors']} validation and "
             f"{j['test_errors']} test errors, against {ref['val_errors']} and {ref['test_errors']} without the shifts.")
     return " ".join(lines)
