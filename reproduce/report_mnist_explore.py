@@ -70,6 +70,19 @@ def _best(all_cells: list[dict]) -> dict | None:
     return min(own, key=lambda c: (c["val_errors"], not is_paper_cell(c)), default=None)
 
 
+def finding(records: list[dict]) -> str:
+    """One clause for other chapters: what the exploration found about the paper's recipe ('' when none is recorded)."""
+    all_cells = cells(records)
+    ref, best = next((c for c in all_cells if is_paper_cell(c)), None), _best(all_cells)
+    if ref is None or best is None:
+        return ""
+    if best is ref or ref["val_errors"] - best["val_errors"] < 2 * ref["val_errors"] ** 0.5:
+        return ("its exploration (the MNIST chapter's section *The distilled gap: what we tried*) found no cell "
+                "better than it on validation images beyond the noise")
+    return (f"its exploration (the MNIST chapter's section *The distilled gap: what we tried*) found a better cell on "
+            f"validation images: T = {best['temperature']:g}, hard weight {best['hard_weight']:g}, lr {best['lr']:g}")
+
+
 def summary(records: list[dict]) -> str:
     """Markdown: the paper's recipe against the validation-chosen cell, and the jittered-transfer ablation."""
     if not records:

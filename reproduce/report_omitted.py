@@ -104,6 +104,25 @@ def verdict_text(records: dict, this_run: dict) -> str:
     return "\n\n".join(lines)
 
 
+def shortfall_text(record: dict | None, mnist_record: dict | None, explored: str = "") -> str:
+    """Markdown: where the corrected no-3s student's excess errors over the paper's lie (on the 3s, or on the digits
+    it saw), beside the MNIST chapter's distilled net of the same profile, which saw every digit. `explored`: what
+    that chapter's exploration of the shared recipe found (report_mnist_explore.finding)."""
+    if record is None or mnist_record is None:
+        return ("Needs recorded `paper` runs of this chapter and of the MNIST chapter (`reproduce run mnist --profile "
+                "paper`, then this one).")
+    p = {k: paper.paper(f"omitted3.{k}") for k in ("errors_after", "errors_on_3_after")}
+    p_other, p_dist = p["errors_after"] - p["errors_on_3_after"], paper.paper("mnist.distilled_errors")
+    e, s3 = value(record, "no3", "errors_test_optimal")["mean"], value(record, "no3", "special_errors_test_optimal")["mean"]
+    d = mnist_record["results"]["distilled"]["test_errors"]["mean"]
+    return (f"At the test-optimal shift the recorded `paper` no-3s students make {e:.1f} test errors, {s3:.1f} of them "
+            f"on 3s and {e - s3:.1f} on the other digits (paper: {p['errors_after']:g}, {p['errors_on_3_after']:g} and "
+            f"{p_other:g}). The MNIST chapter's distilled net of the same profile, which saw every digit, makes {d:.1f} "
+            f"(paper: {p_dist:g}). So {e - s3 - p_other:+.1f} errors of the students' excess over the paper are on digits "
+            f"they saw (that chapter's shortfall: {d - p_dist:+.1f}) and {s3 - p['errors_on_3_after']:+.1f} on the "
+            f"3s. The students use that chapter's distilled recipe" + (f"; {explored}" if explored else "") + ".")
+
+
 def plot_sweeps(record: dict, label: str = ""):
     """Test errors (total, and on the shifted classes) against the shift, mean over seeds; paper's shift marked."""
     import matplotlib.pyplot as plt

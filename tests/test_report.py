@@ -77,3 +77,20 @@ def test_mnist_curves_show_the_recorded_runs_then_this_run_once():
     labels = [lab for lab, _ in report.shown_runs({"paper": one, "quick": quick}, smoke)]
     assert labels == ["recorded `paper` run", "recorded `quick` run", "this run (`smoke`)"]
     assert [lab for lab, _ in report.shown_runs({"paper": None, "quick": quick}, quick)] == ["recorded `quick` run"]
+
+
+def test_omitted_shortfall_splits_the_excess_between_the_3s_and_the_digits_seen():
+    import copy
+
+    from reproduce import report_omitted
+    from reproduce.results import read_record, summarize
+    rec = copy.deepcopy(read_record("quick", "omitted-digit"))
+    rec["results"]["no3"]["errors_test_optimal"] = summarize([140.0, 150.0])
+    rec["results"]["no3"]["special_errors_test_optimal"] = summarize([30.0, 40.0])
+    mnist_rec = _record("paper", {"teacher": [60], "small": [150], "distilled": [90]})
+    text = report_omitted.shortfall_text(rec, mnist_rec, "found nothing")
+    # 145 errors, 35 on 3s, 110 on the rest; paper 109, 14, 95; the MNIST distilled net 90 vs 74
+    assert "make 145.0 test errors, 35.0 of them on 3s and 110.0 on the other digits (paper: 109, 14 and 95)" in text
+    assert "+15.0 errors of the students' excess over the paper are on digits they saw" in text
+    assert "(that chapter's shortfall: +16.0) and +21.0 on the 3s" in text and text.endswith("; found nothing.")
+    assert "Needs recorded `paper` runs" in report_omitted.shortfall_text(None, mnist_rec)

@@ -51,3 +51,11 @@ def test_plateau_is_where_the_curve_stays_near_its_final_count():
     assert rx.plateau(rec) == "comes within 5 errors of its final 97 by epoch 25 of 30 (99 errors there)"
     assert rx.plateau(rec, within=13) == "comes within 13 errors of its final 97 by epoch 10 of 30 (104 errors there)"
     assert "no `paper`-profile run" in rx.plateau(None)
+
+
+def test_finding_for_other_chapters(tmp_path):
+    assert rx.finding([]) == ""
+    _record(tmp_path, "a", 0.05, 1, [(20, 0.1, 50, 100), (20, 0.3, 45, 98)])
+    assert "found no cell better than it on validation images beyond the noise" in rx.finding(rx.load(tmp_path))
+    _record(tmp_path, "b", 0.1, 1, [(20, 0.1, 20, 60)])
+    assert rx.finding(rx.load(tmp_path)).endswith("found a better cell on validation images: T = 20, hard weight 0.1, lr 0.1")
