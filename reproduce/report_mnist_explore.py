@@ -55,7 +55,7 @@ def table(records: list[dict]):
         "passes": c["epochs"], "lr": f"{c['lr']:g}", "T": f"{c['temperature']:g}", "hard weight": f"{c['hard_weight']:g}",
         "val. errors (of 5,000)": c["val_errors"], "test errors (of 10,000)": c["test_errors"],
         "": "; ".join(n for n in ("the paper's recipe" if is_paper_cell(c) else "",
-                                   "chosen on validation" if c is best else "",
+                                   "best on validation" if c is best else "",
                                    "diverged" if c["val_errors"] > 2500 else "") if n),
         "commit": c["commit"]} for c in rows])
 
@@ -101,7 +101,7 @@ def summary(records: list[dict]) -> str:
             f"{ref['test_errors']} test errors. "
             + ("No other cell with the paper's transfer set does better on validation."
                if best is ref else
-               f"The cell chosen on validation (T = {best['temperature']:g}, hard weight {best['hard_weight']:g}, lr "
+               f"The cell best on validation (T = {best['temperature']:g}, hard weight {best['hard_weight']:g}, lr "
                f"{best['lr']:g}) makes {best['val_errors']} validation errors ({best['val_errors'] - ref['val_errors']:+d}) "
                f"and {best['test_errors']} test errors ({best['test_errors'] - ref['test_errors']:+d}): "
                + ("within the noise, so the profiles keep the paper's recipe."

@@ -24,11 +24,11 @@ def test_chosen_is_the_fewest_validation_errors_with_the_papers_transfer_set(tmp
     assert "44 validation errors (-6) and 104 test errors (+4): within the noise, so the profiles keep" in text
     assert "gives, at its best cell, 30 validation and 70 test errors, against 50 and 100" in text
     df = rx.table(recs)
-    assert list(df[""]) == ["the paper's recipe", "chosen on validation", "", ""]
+    assert list(df[""]) == ["the paper's recipe", "best on validation", "", ""]
     _record(tmp_path, "c", 0.2, 1, [(20, 0.1, 4500, 9000), (20, 0.3, 20, 60)])  # one cell diverged, one far better
     recs = rx.load(tmp_path)
     assert "20 validation errors (-30) and 60 test errors (-40): beyond the noise." in rx.summary(recs)
-    assert list(rx.table(recs)[""])[-2:] == ["diverged", "chosen on validation"]
+    assert list(rx.table(recs)[""])[-2:] == ["diverged", "best on validation"]
     assert list(df["transfer set"])[-1] == "4 copies, 3 shifted (not the paper's)"
 
 
