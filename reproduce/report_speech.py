@@ -172,12 +172,32 @@ def claims(record: dict) -> dict:
             "table5": closed >= CLOSED_MIN}
 
 
-def verdict_text(records: dict, this_run: dict) -> str:
+def macs_per_frame(sizes) -> int:
+    return sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def paper_cpu_hours(quick_record: dict | None, corpus_record: dict | None) -> float | None:
+    """An estimate, not a measurement: the recorded `quick` run's wall time scaled by the `paper` corpus's training
+    frames and the `paper` net's multiply-adds per frame (same epochs and members). None without both records."""
+    if quick_record is None or corpus_record is None:
+        return None
+    from .profiles import get_profile
+    q = quick_record["results"]
+    c = corpus_record["results"]["corpus"]
+    paper_sizes = [q["sizes"][0], *get_profile("speech", "paper")["hidden"], c["labels"]]
+    scale = (c["frames"]["train"] / q["corpus"]["frames"]["train"]) * (macs_per_frame(paper_sizes) / macs_per_frame(q["sizes"]))
+    return quick_record["provenance"]["wall_s"] * scale / 3600
+
+
+def verdict_text(records: dict, this_run: dict, corpus_record: dict | None = None) -> str:
     lines = []
     rec = records.get("paper")
     if rec is None:
+        hours = paper_cpu_hours(records.get("quick"), corpus_record)
+        cost = (f" about {hours:.0f} hours on the CPU of the recorded `quick` run, by that run's time scaled to the "
+                "`paper` corpus's frames and net's multiply-adds" if hours is not None else "")
         lines.append("**No `paper`-profile run is recorded yet** (it needs a GPU: `reproduce run speech --profile "
-                     "paper`), so neither table is judged reproduced here.")
+                     f"paper`;{cost or ' hours to days on a CPU'}), so neither table is judged reproduced here.")
     for name, r in (("the recorded `paper` run", rec), ("the recorded `quick` run", records.get("quick")),
                     ("this run", this_run)):
         if r is None:

@@ -222,3 +222,16 @@ def test_corpus_card_record_is_checked_against_the_size_targets(tiny, tmp_path):
     c = rec["results"]["corpus"]
     c["hours"]["train"], c["speakers"] = 10.0, {"train": 50, "test": 10}  # exactly at the targets
     assert "**met**" in report_speech.corpus_targets_text(rec)
+
+
+def test_paper_cpu_hours_scales_the_quick_run_by_frames_and_multiply_adds():
+    from reproduce import report_speech
+    quick = {"results": {"sizes": [10, 5, 2], "corpus": {"frames": {"train": 100}}}, "provenance": {"wall_s": 3600.0}}
+    corpus = {"results": {"corpus": {"labels": 2, "frames": {"train": 300}}}}
+    hidden = __import__("reproduce.profiles", fromlist=["x"]).get_profile("speech", "paper")["hidden"]
+    big = report_speech.macs_per_frame([10, *hidden, 2])
+    assert report_speech.macs_per_frame([10, 5, 2]) == 60
+    assert report_speech.paper_cpu_hours(quick, corpus) == pytest.approx(3 * big / 60)
+    assert report_speech.paper_cpu_hours(None, corpus) is None
+    text = report_speech.verdict_text({"paper": None, "quick": None}, None, corpus)
+    assert "hours to days on a CPU" in text
