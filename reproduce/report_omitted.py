@@ -123,6 +123,50 @@ def shortfall_text(record: dict | None, mnist_record: dict | None, explored: str
             f"3s. The students use that chapter's distilled recipe" + (f"; {explored}" if explored else "") + ".")
 
 
+EXPLORE_FOLDER = "omitted-digit-explore"  # results/paper/<this>/<tag>.json: `reproduce run ... --results-dir` records
+
+
+def explorations(results_dir=None) -> list[tuple[str, dict]]:
+    """(tag, record) of the recorded explorations of this chapter's `paper` profile, by tag."""
+    import json
+    from pathlib import Path
+
+    from .results import RESULTS_DIR
+    folder = Path(results_dir or RESULTS_DIR) / "paper" / EXPLORE_FOLDER
+    return [(p.stem, json.loads(p.read_text())) for p in sorted(folder.glob("*.json"))]
+
+
+def epochs_table(paper_record: dict | None, explored: list[tuple[str, dict]]):
+    """The students' training length, chosen on VALIDATION images: per run, its epochs, the validation errors at
+    the validation-chosen shift (the criterion) and what that shift gives on the test set."""
+    import pandas as pd
+    runs = ([("recorded `paper` run", paper_record)] if paper_record else []) + [(f"exploration `{t}`", r)
+                                                                               for t, r in explored]
+    rows = []
+    for name, r in runs:
+        for tset in ("no3", "only78"):
+            rows.append({"run": name, "transfer set": tset, "epochs": r["config"][tset]["epochs"],
+                         "val. errors at the val.-chosen shift (of 5,000)": fmt(value(r, tset, "val_errors_at_val_shift"), 1),
+                         "test errors, val.-chosen shift": fmt(value(r, tset, "errors_val_chosen"), 1),
+                         "test errors, test-optimal shift": fmt(value(r, tset, "errors_test_optimal"), 1)})
+    return pd.DataFrame(rows)
+
+
+def epochs_text(paper_record: dict | None, explored: list[tuple[str, dict]]) -> str:
+    """Markdown: for each transfer set, the run with fewer validation errors at its validation-chosen shift."""
+    runs = ([("the recorded `paper` run", paper_record)] if paper_record else []) + [(f"exploration `{t}`", r)
+                                                                                   for t, r in explored]
+    if len(runs) < 2:
+        return "No exploration of the students' training length is recorded."
+    parts = []
+    for tset, what in (("no3", "no-3s"), ("only78", "7s-and-8s")):
+        name, r = min(runs, key=lambda nr: value(nr[1], tset, "val_errors_at_val_shift")["mean"])
+        parts.append(f"for the {what} student, {r['config'][tset]['epochs']} epochs ({name}: "
+                     f"{value(r, tset, 'val_errors_at_val_shift')['mean']:.1f} validation errors, then "
+                     f"{value(r, tset, 'errors_val_chosen')['mean']:.1f} test errors at its validation-chosen shift)")
+    return "Chosen on validation images: " + "; ".join(parts) + "."
+
+
 def plot_sweeps(record: dict, label: str = ""):
     """Test errors (total, and on the shifted classes) against the shift, mean over seeds; paper's shift marked."""
     import matplotlib.pyplot as plt

@@ -94,3 +94,26 @@ def test_omitted_shortfall_splits_the_excess_between_the_3s_and_the_digits_seen(
     assert "+15.0 errors of the students' excess over the paper are on digits they saw" in text
     assert "(that chapter's shortfall: +16.0) and +21.0 on the 3s" in text and text.endswith("; found nothing.")
     assert "Needs recorded `paper` runs" in report_omitted.shortfall_text(None, mnist_rec)
+
+
+def test_omitted_epochs_are_chosen_on_validation(tmp_path):
+    import copy
+    import json
+
+    from reproduce import report_omitted
+    from reproduce.results import read_record, summarize
+    long = read_record("quick", "omitted-digit")
+    short = copy.deepcopy(long)
+    short["config"]["no3"]["epochs"], short["config"]["only78"]["epochs"] = 3, 12
+    short["results"]["no3"]["val_errors_at_val_shift"] = summarize([1.0, 2.0])  # fewer: wins for no3
+    short["results"]["only78"]["val_errors_at_val_shift"] = summarize([1e6, 1e6])  # loses for only78
+    folder = tmp_path / "paper" / report_omitted.EXPLORE_FOLDER
+    folder.mkdir(parents=True)
+    (folder / "short.json").write_text(json.dumps(short))
+    explored = report_omitted.explorations(tmp_path)
+    assert [t for t, _ in explored] == ["short"]
+    text = report_omitted.epochs_text(long, explored)
+    assert "for the no-3s student, 3 epochs (exploration `short`: 1.5 validation errors" in text
+    assert f"for the 7s-and-8s student, {long['config']['only78']['epochs']} epochs (the recorded `paper` run" in text
+    assert len(report_omitted.epochs_table(long, explored)) == 4
+    assert "No exploration" in report_omitted.epochs_text(long, [])
