@@ -136,16 +136,27 @@ def explorations(results_dir=None) -> list[tuple[str, dict]]:
     return [(p.stem, json.loads(p.read_text())) for p in sorted(folder.glob("*.json"))]
 
 
+def _runs(paper_record: dict | None, explored: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    return ([("the recorded `paper` run", paper_record)] if paper_record else []) + [(f"exploration `{t}`", r)
+                                                                                   for t, r in explored]
+
+
+def teacher_label(record: dict) -> str:
+    """The students' teacher: its profile's epochs, seeds and test errors."""
+    c = record["config"]
+    return (f"`{record['profile']}` teacher, {c['teacher']['epochs']} epochs, {c['teacher_seeds']} seed"
+            f"{'' if c['teacher_seeds'] == 1 else 's'}, {record['results']['teacher_test_errors']['mean']:.1f} test errors")
+
+
 def epochs_table(paper_record: dict | None, explored: list[tuple[str, dict]]):
-    """The students' training length, chosen on VALIDATION images: per run, its epochs, the validation errors at
-    the validation-chosen shift (the criterion) and what that shift gives on the test set."""
+    """The students' training length (and teacher), chosen on VALIDATION images: per run, its epochs, teacher, the
+    validation errors at the validation-chosen shift (the criterion) and what that shift gives on the test set."""
     import pandas as pd
-    runs = ([("recorded `paper` run", paper_record)] if paper_record else []) + [(f"exploration `{t}`", r)
-                                                                               for t, r in explored]
     rows = []
-    for name, r in runs:
+    for name, r in _runs(paper_record, explored):
         for tset in ("no3", "only78"):
             rows.append({"run": name, "transfer set": tset, "epochs": r["config"][tset]["epochs"],
+                         "teacher": teacher_label(r),
                          "val. errors at the val.-chosen shift (of 5,000)": fmt(value(r, tset, "val_errors_at_val_shift"), 1),
                          "test errors, val.-chosen shift": fmt(value(r, tset, "errors_val_chosen"), 1),
                          "test errors, test-optimal shift": fmt(value(r, tset, "errors_test_optimal"), 1)})
@@ -153,18 +164,30 @@ def epochs_table(paper_record: dict | None, explored: list[tuple[str, dict]]):
 
 
 def epochs_text(paper_record: dict | None, explored: list[tuple[str, dict]]) -> str:
-    """Markdown: for each transfer set, the run with fewer validation errors at its validation-chosen shift."""
-    runs = ([("the recorded `paper` run", paper_record)] if paper_record else []) + [(f"exploration `{t}`", r)
-                                                                                   for t, r in explored]
-    if len(runs) < 2:
+    """Markdown: for each transfer set, among the runs on the recorded `paper` run's teacher, the one with fewer
+    validation errors at its validation-chosen shift; then what each run on another teacher gave."""
+    runs = _runs(paper_record, explored)
+    if paper_record is None or len(runs) < 2:
         return "No exploration of the students' training length is recorded."
+    same = lambda r: (r["config"]["teacher"], r["config"]["teacher_seeds"]) == (  # noqa: E731
+        paper_record["config"]["teacher"], paper_record["config"]["teacher_seeds"])
+    val = lambda r, tset: value(r, tset, "val_errors_at_val_shift")["mean"]  # noqa: E731
     parts = []
     for tset, what in (("no3", "no-3s"), ("only78", "7s-and-8s")):
-        name, r = min(runs, key=lambda nr: value(nr[1], tset, "val_errors_at_val_shift")["mean"])
-        parts.append(f"for the {what} student, {r['config'][tset]['epochs']} epochs ({name}: "
-                     f"{value(r, tset, 'val_errors_at_val_shift')['mean']:.1f} validation errors, then "
-                     f"{value(r, tset, 'errors_val_chosen')['mean']:.1f} test errors at its validation-chosen shift)")
-    return "Chosen on validation images: " + "; ".join(parts) + "."
+        name, r = min([nr for nr in runs if same(nr[1])], key=lambda nr: val(nr[1], tset))
+        parts.append(f"for the {what} student, {r['config'][tset]['epochs']} epochs ({name}: {val(r, tset):.1f} "
+                     f"validation errors, then {value(r, tset, 'errors_val_chosen')['mean']:.1f} test errors at its "
+                     f"validation-chosen shift)")
+    lines = [f"Chosen on validation images, on the {teacher_label(paper_record)}: " + "; ".join(parts) + "."]
+    for name, r in runs:
+        if not same(r):
+            lines.append(
+                f"On another teacher ({teacher_label(r)}), {name} with {r['config']['no3']['epochs']} / "
+                f"{r['config']['only78']['epochs']} epochs gives {val(r, 'no3'):.1f} / {val(r, 'only78'):.1f} validation "
+                f"errors and {value(r, 'no3', 'errors_val_chosen')['mean']:.1f} test errors / "
+                f"{value(r, 'only78', 'errors_val_chosen', 'pct')['mean']:.1f}% test error at its validation-chosen "
+                "shifts (no 3s / 7s and 8s only).")
+    return " ".join(lines)
 
 
 def plot_sweeps(record: dict, label: str = ""):

@@ -117,3 +117,10 @@ def test_omitted_epochs_are_chosen_on_validation(tmp_path):
     assert f"for the 7s-and-8s student, {long['config']['only78']['epochs']} epochs (the recorded `paper` run" in text
     assert len(report_omitted.epochs_table(long, explored)) == 4
     assert "No exploration" in report_omitted.epochs_text(long, [])
+    other = copy.deepcopy(short)  # another teacher: never chosen among the epochs, reported on its own
+    other["config"]["teacher"]["epochs"], other["results"]["teacher_test_errors"] = 7, summarize([300.0])
+    other["results"]["no3"]["val_errors_at_val_shift"] = summarize([0.5])
+    (folder / "teacher7.json").write_text(json.dumps(other))
+    text = report_omitted.epochs_text(long, report_omitted.explorations(tmp_path))
+    assert "for the no-3s student, 3 epochs (exploration `short`" in text
+    assert "On another teacher (`quick` teacher, 7 epochs, 2 seeds, 300.0 test errors), exploration `teacher7` with 3 / 12" in text
