@@ -2,10 +2,9 @@
 per grid cell, and a paragraph that compares the paper's recipe with the cell chosen on validation images."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from .results import RESULTS_DIR
+from .results import RESULTS_DIR, read_records_in
 
 FOLDER = RESULTS_DIR / "paper" / "mnist-explore"
 PAPER_CELL = {"temperature": 20.0, "hard_weight": 0.1, "lr": 0.05, "jitter_copies": 1}  # the profiles' recipe
@@ -26,7 +25,7 @@ def plateau(record: dict | None, role: str = "distilled", within: int = 5) -> st
 
 def load(folder: Path | None = None) -> list[dict]:
     """The recorded explorations, by file name; [] when none is recorded."""
-    return [json.loads(p.read_text()) for p in sorted(Path(folder or FOLDER).glob("*.json"))]
+    return [rec for _, rec in read_records_in(folder or FOLDER)]
 
 
 def cells(records: list[dict]) -> list[dict]:
@@ -70,17 +69,31 @@ def _best(all_cells: list[dict]) -> dict | None:
     return min(own, key=lambda c: (c["val_errors"], not is_paper_cell(c)), default=None)
 
 
+def _paper(all_cells: list[dict]) -> dict | None:
+    return next((c for c in all_cells if is_paper_cell(c)), None)
+
+
+def noise(ref: dict) -> float:
+    """Validation errors below which a one-seed difference is noise: about two binomial standard errors."""
+    return 2 * ref["val_errors"] ** 0.5
+
+
+def beats_paper(ref: dict, best: dict) -> bool:
+    """Whether the best cell on validation beats the paper's recipe by more than the noise."""
+    return best is not ref and ref["val_errors"] - best["val_errors"] >= noise(ref)
+
+
 def finding(records: list[dict]) -> str:
     """One clause for other chapters: what the exploration found about the paper's recipe ('' when none is recorded)."""
     all_cells = cells(records)
-    ref, best = next((c for c in all_cells if is_paper_cell(c)), None), _best(all_cells)
+    ref, best = _paper(all_cells), _best(all_cells)
     if ref is None or best is None:
         return ""
-    if best is ref or ref["val_errors"] - best["val_errors"] < 2 * ref["val_errors"] ** 0.5:
-        return ("its exploration (the MNIST chapter's section *The distilled gap: what we tried*) found no cell "
-                "better than it on validation images beyond the noise")
-    return (f"its exploration (the MNIST chapter's section *The distilled gap: what we tried*) found a better cell on "
-            f"validation images: T = {best['temperature']:g}, hard weight {best['hard_weight']:g}, lr {best['lr']:g}")
+    where = "its exploration (the MNIST chapter's section *The distilled gap: what we tried*)"
+    if not beats_paper(ref, best):
+        return f"{where} found no cell better than it on validation images beyond the noise"
+    return (f"{where} found a better cell on validation images: T = {best['temperature']:g}, hard weight "
+            f"{best['hard_weight']:g}, lr {best['lr']:g}")
 
 
 def summary(records: list[dict]) -> str:
@@ -89,12 +102,10 @@ def summary(records: list[dict]) -> str:
         return ("No exploration of the distilled student is recorded (`python scripts/explore_mnist_distill.py`, "
                 "results/paper/mnist-explore/).")
     all_cells = cells(records)
-    ref = next((c for c in all_cells if is_paper_cell(c)), None)
-    best = _best(all_cells)
+    ref, best = _paper(all_cells), _best(all_cells)
     lines = []
     if ref is not None and best is not None:
-        noise = 2 * ref["val_errors"] ** 0.5  # one seed, 5,000 images: about two binomial standard errors
-        lines.append(f"With one seed and 5,000 validation images, differences under about {noise:.0f} validation "
+        lines.append(f"With one seed and 5,000 validation images, differences under about {noise(ref):.0f} validation "
                      f"errors (two binomial standard errors) are noise.")
         lines.append(
             f"The paper's recipe (T = 20, hard weight 0.1, lr 0.05) makes {ref['val_errors']} validation errors and "
@@ -104,8 +115,8 @@ def summary(records: list[dict]) -> str:
                f"The cell best on validation (T = {best['temperature']:g}, hard weight {best['hard_weight']:g}, lr "
                f"{best['lr']:g}) makes {best['val_errors']} validation errors ({best['val_errors'] - ref['val_errors']:+d}) "
                f"and {best['test_errors']} test errors ({best['test_errors'] - ref['test_errors']:+d}): "
-               + ("within the noise, so the profiles keep the paper's recipe."
-                  if ref["val_errors"] - best["val_errors"] < noise else "beyond the noise.")))
+               + ("beyond the noise." if beats_paper(ref, best) else
+                  "within the noise, so the profiles keep the paper's recipe.")))
     jit = [c for c in all_cells if c["jitter_copies"] > 1]
     if jit and ref is not None:
         j = min(jit, key=lambda c: c["val_errors"])

@@ -128,12 +128,10 @@ EXPLORE_FOLDER = "omitted-digit-explore"  # results/paper/<this>/<tag>.json: `re
 
 def explorations(results_dir=None) -> list[tuple[str, dict]]:
     """(tag, record) of the recorded explorations of this chapter's `paper` profile, by tag."""
-    import json
     from pathlib import Path
 
-    from .results import RESULTS_DIR
-    folder = Path(results_dir or RESULTS_DIR) / "paper" / EXPLORE_FOLDER
-    return [(p.stem, json.loads(p.read_text())) for p in sorted(folder.glob("*.json"))]
+    from .results import RESULTS_DIR, read_records_in
+    return read_records_in(Path(results_dir or RESULTS_DIR) / "paper" / EXPLORE_FOLDER)
 
 
 def _runs(paper_record: dict | None, explored: list[tuple[str, dict]]) -> list[tuple[str, dict]]:

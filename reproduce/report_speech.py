@@ -269,13 +269,10 @@ def explorations_table(quick_record: dict | None, folder=None):
     """What we tried so that the distilled model keeps more of the ensemble's gain at CPU scale: one row per
     recorded exploration (scripts/explore_speech_recipe.py), beside the recorded quick run. The distilled row's T
     is chosen on validation frames; 'kept' is (distilled - baseline) / (ensemble - baseline)."""
-    import json
-    from pathlib import Path
-
     import pandas as pd
 
     from .experiments.speech import gain_kept_pct
-    from .results import RESULTS_DIR
+    from .results import RESULTS_DIR, read_records_in
     rows = []
     if quick_record is not None:
         r = quick_record["results"]
@@ -287,8 +284,7 @@ def explorations_table(quick_record: dict | None, folder=None):
                      "baseline": base["test_acc"]["mean"], "ensemble": ens["test_acc"],
                      "distilled (T by val.)": d["test_acc"]["mean"], "T": t, "kept, val. %": val_kept,
                      "kept, test %": d["gain_kept_pct"], "commit": quick_record["provenance"]["commit"][:8]})
-    for p in sorted(Path(folder or RESULTS_DIR / "quick" / "speech-explore").glob("*.json")):
-        rec = json.loads(p.read_text())
+    for _, rec in read_records_in(folder or RESULTS_DIR / "quick" / "speech-explore"):
         o = rec["results"]
         t = max(o["distilled"], key=lambda k: o["distilled"][k]["val"])
         rows.append({"run": rec["variant"], "what changed": EXPLORE_WHAT.get(rec["variant"], rec["variant"]),

@@ -64,6 +64,11 @@ def write_record(record: dict, profile: str, experiment: str, results_dir: Path 
     return atomic_write_json(record_path(profile, experiment, results_dir), record)
 
 
+def read_records_in(folder: Path | str) -> list[tuple[str, dict]]:
+    """(file stem, record) of every JSON record in a folder of explorations, by name; [] when there is none."""
+    return [(p.stem, json.loads(p.read_text())) for p in sorted(Path(folder).glob("*.json"))]
+
+
 def read_record(profile: str, experiment: str, results_dir: Path | str | None = None) -> dict | None:
     """The recorded result, or None if there is none; an unreadable record is an error, never ignored."""
     path = record_path(profile, experiment, results_dir)
