@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from . import paper
-from .report import fmt, plain, shared_teacher_caveat, single_seed_caveat
+from .report import fmt, plain, seeds_phrase, shared_teacher_caveat, single_seed_caveat
 from .results import summarize
 
 ROWS = [
@@ -181,7 +181,8 @@ def epochs_text(paper_record: dict | None, explored: list[tuple[str, dict]]) -> 
         if not same(r):
             lines.append(
                 f"On another teacher ({teacher_label(r)}), {name} with {r['config']['no3']['epochs']} / "
-                f"{r['config']['only78']['epochs']} epochs gives {val(r, 'no3'):.1f} / {val(r, 'only78'):.1f} validation "
+                f"{r['config']['only78']['epochs']} epochs ({seeds_phrase({'seeds': r['config']['seeds']})} of "
+                f"students) gives {val(r, 'no3'):.1f} / {val(r, 'only78'):.1f} validation "
                 f"errors and {value(r, 'no3', 'errors_val_chosen')['mean']:.1f} test errors / "
                 f"{value(r, 'only78', 'errors_val_chosen', 'pct')['mean']:.1f}% test error at its validation-chosen "
                 "shifts (no 3s / 7s and 8s only).")

@@ -123,4 +123,4 @@ def test_omitted_epochs_are_chosen_on_validation(tmp_path):
     (folder / "teacher7.json").write_text(json.dumps(other))
     text = report_omitted.epochs_text(long, report_omitted.explorations(tmp_path))
     assert "for the no-3s student, 3 epochs (exploration `short`" in text
-    assert "On another teacher (`quick` teacher, 7 epochs, 2 seeds, 300.0 test errors), exploration `teacher7` with 3 / 12" in text
+    assert "On another teacher (`quick` teacher, 7 epochs, 2 seeds, 300.0 test errors), exploration `teacher7` with 3 / 12 epochs (2 seeds of students)" in text
