@@ -35,7 +35,7 @@ def cells(records: list[dict]) -> list[dict]:
         r = rec["results"]
         for c in r["grid"]:
             out.append(dict(c, lr=r["lr"], jitter_copies=r["jitter_copies"], epochs=r["recipe"]["epochs"],
-                            commit=rec["provenance"]["commit"][:8]))
+                            val_size=r["val_size"], commit=rec["provenance"]["commit"][:8]))
     return out
 
 
@@ -47,24 +47,21 @@ def table(records: list[dict]):
     """One row per cell; the unjittered cell with the fewest validation errors is marked (ties: the paper's)."""
     import pandas as pd
     rows = cells(records)
-    best = _best(rows)
+    best = best_cell(rows)
     return pd.DataFrame([{
         "transfer set": "as the paper (no shifts)" if c["jitter_copies"] == 1 else
         f"{c['jitter_copies']} copies, {c['jitter_copies'] - 1} shifted (not the paper's)",
-        "passes": c["epochs"], "lr": f"{c['lr']:g}", "T": f"{c['temperature']:g}", "hard weight": f"{c['hard_weight']:g}",
-        "val. errors (of 5,000)": c["val_errors"], "test errors (of 10,000)": c["test_errors"],
+        "passes": c["epochs"], "lr": f"{c['lr']:g}", "T": f"{c['temperature']:g}",
+        "hard weight": f"{c['hard_weight']:g}",
+        f"val. errors (of {c['val_size']:,})": c["val_errors"], "test errors (of 10,000)": c["test_errors"],
         "": "; ".join(n for n in ("the paper's recipe" if is_paper_cell(c) else "",
                                    "best on validation" if c is best else "",
-                                   "diverged" if c["val_errors"] > 2500 else "") if n),
+                                   "diverged" if c["val_errors"] > c["val_size"] / 2 else "") if n),
         "commit": c["commit"]} for c in rows])
 
 
-def chosen(records: list[dict]) -> dict | None:
+def best_cell(all_cells: list[dict]) -> dict | None:
     """The cell with the paper's transfer set that makes the fewest validation errors (the paper's recipe on a tie)."""
-    return _best(cells(records))
-
-
-def _best(all_cells: list[dict]) -> dict | None:
     own = [c for c in all_cells if c["jitter_copies"] == 1]
     return min(own, key=lambda c: (c["val_errors"], not is_paper_cell(c)), default=None)
 
@@ -86,7 +83,7 @@ def beats_paper(ref: dict, best: dict) -> bool:
 def finding(records: list[dict]) -> str:
     """One clause for other chapters: what the exploration found about the paper's recipe ('' when none is recorded)."""
     all_cells = cells(records)
-    ref, best = _paper(all_cells), _best(all_cells)
+    ref, best = _paper(all_cells), best_cell(all_cells)
     if ref is None or best is None:
         return ""
     where = "its exploration (the MNIST chapter's section *The distilled gap: what we tried*)"
@@ -102,10 +99,11 @@ def summary(records: list[dict]) -> str:
         return ("No exploration of the distilled student is recorded (`python scripts/explore_mnist_distill.py`, "
                 "results/paper/mnist-explore/).")
     all_cells = cells(records)
-    ref, best = _paper(all_cells), _best(all_cells)
+    ref, best = _paper(all_cells), best_cell(all_cells)
     lines = []
     if ref is not None and best is not None:
-        lines.append(f"With one seed and 5,000 validation images, differences under about {noise(ref):.0f} validation "
+        lines.append(f"With one seed and {ref['val_size']:,} validation images, differences under about "
+                     f"{noise(ref):.0f} validation "
                      f"errors (two binomial standard errors) are noise.")
         lines.append(
             f"The paper's recipe (T = 20, hard weight 0.1, lr 0.05) makes {ref['val_errors']} validation errors and "
@@ -113,7 +111,8 @@ def summary(records: list[dict]) -> str:
             + ("No other cell with the paper's transfer set does better on validation."
                if best is ref else
                f"The cell best on validation (T = {best['temperature']:g}, hard weight {best['hard_weight']:g}, lr "
-               f"{best['lr']:g}) makes {best['val_errors']} validation errors ({best['val_errors'] - ref['val_errors']:+d}) "
+               f"{best['lr']:g}) makes {best['val_errors']} validation errors "
+               f"({best['val_errors'] - ref['val_errors']:+d}) "
                f"and {best['test_errors']} test errors ({best['test_errors'] - ref['test_errors']:+d}): "
                + ("beyond the noise." if beats_paper(ref, best) else
                   "within the noise, so the profiles keep the paper's recipe.")))
@@ -121,7 +120,8 @@ def summary(records: list[dict]) -> str:
     if jit and ref is not None:
         j = min(jit, key=lambda c: c["val_errors"])
         lines.append(
-            f"Distilling on {j['jitter_copies']} copies of each transfer image, {j['jitter_copies'] - 1} of them shifted "
-            f"by up to 2 pixels (which the paper's transfer set did not have), gives, at its best cell, {j['val_errors']} validation and "
+            f"Distilling on {j['jitter_copies']} copies of each transfer image, {j['jitter_copies'] - 1} of them "
+            f"shifted by up to 2 pixels (which the paper's transfer set did not have), gives, at its best cell, "
+            f"{j['val_errors']} validation and "
             f"{j['test_errors']} test errors, against {ref['val_errors']} and {ref['test_errors']} without the shifts.")
     return " ".join(lines)

@@ -113,7 +113,8 @@ def shortfall_text(record: dict | None, mnist_record: dict | None, explored: str
                 "paper`, then this one).")
     p = {k: paper.paper(f"omitted3.{k}") for k in ("errors_after", "errors_on_3_after")}
     p_other, p_dist = p["errors_after"] - p["errors_on_3_after"], paper.paper("mnist.distilled_errors")
-    e, s3 = value(record, "no3", "errors_test_optimal")["mean"], value(record, "no3", "special_errors_test_optimal")["mean"]
+    e = value(record, "no3", "errors_test_optimal")["mean"]
+    s3 = value(record, "no3", "special_errors_test_optimal")["mean"]
     d = mnist_record["results"]["distilled"]["test_errors"]["mean"]
     return (f"At the test-optimal shift the recorded `paper` no-3s students make {e:.1f} test errors, {s3:.1f} of them "
             f"on 3s and {e - s3:.1f} on the other digits (paper: {p['errors_after']:g}, {p['errors_on_3_after']:g} and "
@@ -142,8 +143,8 @@ def _runs(paper_record: dict | None, explored: list[tuple[str, dict]]) -> list[t
 def teacher_label(record: dict) -> str:
     """The students' teacher: its profile's epochs, seeds and test errors."""
     c = record["config"]
-    return (f"`{record['profile']}` teacher, {c['teacher']['epochs']} epochs, {c['teacher_seeds']} seed"
-            f"{'' if c['teacher_seeds'] == 1 else 's'}, {record['results']['teacher_test_errors']['mean']:.1f} test errors")
+    return (f"`{record['profile']}` teacher, {c['teacher']['epochs']} epochs, "
+            f"{seeds_phrase({'seeds': c['teacher_seeds']})}, {record['results']['teacher_test_errors']['mean']:.1f} test errors")
 
 
 def epochs_table(paper_record: dict | None, explored: list[tuple[str, dict]]):
@@ -155,7 +156,8 @@ def epochs_table(paper_record: dict | None, explored: list[tuple[str, dict]]):
         for tset in ("no3", "only78"):
             rows.append({"run": name, "transfer set": tset, "epochs": r["config"][tset]["epochs"],
                          "teacher": teacher_label(r),
-                         "val. errors at the val.-chosen shift (of 5,000)": fmt(value(r, tset, "val_errors_at_val_shift"), 1),
+                         f"val. errors at the val.-chosen shift (of {r['results']['val_size']:,})":
+                             fmt(value(r, tset, "val_errors_at_val_shift"), 1),
                          "test errors, val.-chosen shift": fmt(value(r, tset, "errors_val_chosen"), 1),
                          "test errors, test-optimal shift": fmt(value(r, tset, "errors_test_optimal"), 1)})
     return pd.DataFrame(rows)

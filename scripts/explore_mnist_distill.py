@@ -4,7 +4,7 @@ The paper-profile distilled 800-800 net makes more test errors than the paper's 
 curve levels off long before its 400 epochs, so training longer is not the missing piece. The paper gives T = 20 and "a
 considerably lower weight" on the hard term, not the student's optimizer. This trains, as one batched model with one
 seed (so the cells' differences are paired), every temperature x hard-term weight cell given, at one learning rate,
-on the training images minus the omitted-digit chapter's 5000-image validation split; cells are ranked by errors on
+on the training images minus the omitted-digit chapter's validation split (5,000 images); cells are ranked by errors on
 that split, never on the test set (test errors are recorded beside them, for the reader).
 
 `--jitter-copies K` (K >= 2) distils on K copies of each transfer image, the first unshifted and the others shifted by
@@ -48,7 +48,7 @@ t0 = time.time()
 tcfg = mnist.teacher_config("paper", 1)
 m, train, test, teacher = mnist.data_and_teacher({"teacher": tcfg["teacher"], "teacher_seeds": 1, "profile": "paper"},
                                                  dev, True)
-pool, val_idx = omitted_digit.split_indices(len(m.train_y), 5000)
+pool, val_idx = omitted_digit.split_indices(len(m.train_y), get_profile("omitted-digit", "paper")["val_size"])
 val = DeviceImages(m.train_x[val_idx], m.train_y[val_idx], dev)
 images, labels = m.train_x[pool], m.train_y[pool]
 if args.jitter_copies > 1:  # copy 0 as is, copies 1.. shifted by a fixed random offset each (seeded)
@@ -71,7 +71,8 @@ res = train_members(TrainConfig(**recipe), seeds, transfer, test, teacher_logits
                     checkpoint_dir=mnist.runs_dir(), name=f"explore-{args.tag}", desc=f"explore {args.tag}")
 hist = {str(k): v for k, v in sorted(res.history.items())}
 last = hist[max(hist, key=int)]
-cells = [{"temperature": t, "hard_weight": a, "val_errors": last["val_errors"][i], "test_errors": last["test_errors"][i],
+cells = [{"temperature": t, "hard_weight": a, "val_errors": last["val_errors"][i],
+          "test_errors": last["test_errors"][i],
           "best_val_errors_on_curve": min(p["val_errors"][i] for p in hist.values())}
          for i, (t, a) in enumerate(grid)]
 best = min(range(len(cells)), key=lambda i: cells[i]["val_errors"])

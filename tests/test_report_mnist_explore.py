@@ -7,7 +7,7 @@ from reproduce import report_mnist_explore as rx
 def _record(path, tag, lr, copies, grid):
     rec = {"results": {"grid": [dict(temperature=t, hard_weight=a, val_errors=v, test_errors=e,
                                      best_val_errors_on_curve=v) for t, a, v, e in grid],
-                       "lr": lr, "jitter_copies": copies, "recipe": {"epochs": 50 // copies}},
+                       "lr": lr, "jitter_copies": copies, "val_size": 5000, "recipe": {"epochs": 50 // copies}},
            "provenance": {"commit": "abcdef0123456789"}}
     (path / f"{tag}.json").write_text(json.dumps(rec))
 
@@ -16,7 +16,7 @@ def test_chosen_is_the_fewest_validation_errors_with_the_papers_transfer_set(tmp
     _record(tmp_path, "a", 0.05, 1, [(20, 0.1, 50, 100), (20, 0.0, 44, 104), (8, 0.1, 47, 90)])
     _record(tmp_path, "b", 0.05, 4, [(20, 0.1, 30, 70)])  # better, but not the paper's transfer set
     recs = rx.load(tmp_path)
-    best = rx.chosen(recs)
+    best = rx.best_cell(rx.cells(recs))
     assert (best["temperature"], best["hard_weight"], best["val_errors"]) == (20, 0.0, 44)
     text = rx.summary(recs)
     assert "makes 50 validation errors and 100 test errors" in text and "under about 14 validation errors" in text
@@ -35,14 +35,14 @@ def test_chosen_is_the_fewest_validation_errors_with_the_papers_transfer_set(tmp
 def test_a_tie_on_validation_keeps_the_papers_recipe(tmp_path):
     _record(tmp_path, "a", 0.05, 1, [(8, 0.1, 50, 90), (20, 0.1, 50, 100)])
     recs = rx.load(tmp_path)
-    assert rx.is_paper_cell(rx.chosen(recs))
+    assert rx.is_paper_cell(rx.best_cell(rx.cells(recs)))
     assert "No other cell with the paper's transfer set does better on validation." in rx.summary(recs)
 
 
 def test_no_record_says_how_to_make_one(tmp_path):
     assert rx.load(tmp_path) == []
     assert "scripts/explore_mnist_distill.py" in rx.summary([])
-    assert rx.chosen([]) is None
+    assert rx.best_cell([]) is None
 
 
 def test_plateau_is_where_the_curve_stays_near_its_final_count():
