@@ -66,7 +66,9 @@ def default_profile() -> str:
 
 
 def main(argv=None) -> int:
+    from .results import set_invocation
     args = build_parser().parse_args(argv)
+    set_invocation(["reproduce", *(sys.argv[1:] if argv is None else argv)])  # records name this command line
     try:
         if args.command == "run":
             from .experiments import get
@@ -156,6 +158,8 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("reproduce: interrupted; rerun the same command to resume from the last checkpoint", file=sys.stderr)
         return 130
+    finally:
+        set_invocation(None)
 
 
 if __name__ == "__main__":

@@ -6,11 +6,15 @@ record and a record written earlier survives any failure of a later run.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import os
 import platform
+import re
+import shlex
 import statistics
 import subprocess
+import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -31,6 +35,7 @@ def summarize(values: Sequence[float]) -> dict:
 
 
 def git_commit() -> str:
+    """HEAD's sha, with "-dirty" appended when tracked files differ from it (such a record is not judged)."""
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
                              timeout=10).stdout.strip()
@@ -47,13 +52,78 @@ def device_name(device: torch.device) -> str:
     return f"CPU {platform.machine()} ({torch.get_num_threads()} threads)"
 
 
-def provenance(device: torch.device, wall_s: float, commit: str | None = None) -> dict:
-    """Where a result came from; pass the commit read when the run STARTED (code may change during a run)."""
-    return {"commit": commit or git_commit(), "torch": torch.__version__, "python": platform.python_version(),
+# the CPU features that decide which kernels (and so which rounding) a product gets: AMX and AVX512-BF16 for bf16,
+# AVX-512 and AVX2 for fp32; Intel and AMD CPUs of one ISA still pick different MKL paths
+ISA_FLAGS = ("amx_tile", "amx_bf16", "amx_int8", "avx512_bf16", "avx512f", "avx512_vnni", "avx2", "fma")
+
+
+@functools.cache
+def cpu_info() -> dict:
+    """The CPU's model name, vendor and relevant ISA flags (from /proc/cpuinfo where there is one), and the kernel
+    level torch dispatches to."""
+    model, vendor, family, flags = platform.processor() or platform.machine(), "", "", set()
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        if m := re.search(r"^model name\s*:\s*(.+)$", text, re.M):
+            model = m.group(1).strip()
+        if m := re.search(r"^vendor_id\s*:\s*(.+)$", text, re.M):
+            vendor = m.group(1).strip()
+        # a VM may show only "AMD EPYC": family/model/stepping tell the generation (25/17: Zen 4)
+        family = "/".join(m.group(1) for k in ("cpu family", "model", "stepping")
+                          if (m := re.search(rf"^{k}\s*:\s*(\d+)$", text, re.M)))
+        if m := re.search(r"^flags\s*:\s*(.+)$", text, re.M):
+            flags = set(m.group(1).split())
+    except OSError:
+        pass
+    try:
+        capability = torch.backends.cpu.get_cpu_capability()
+    except AttributeError:  # torch before 2.1
+        capability = "unknown"
+    return {"cpu_model": model, "cpu_vendor": vendor, "cpu_family_model_stepping": family, "cpu_isa": [f for f in ISA_FLAGS if f in flags],
+            "torch_cpu_capability": capability, "cpu_cores": os.cpu_count()}
+
+
+_INVOCATION: list[str] | None = None
+
+
+def set_invocation(argv: list[str] | None) -> None:
+    """The command line a record should name (the CLI sets it, and None after; by default, this process's argv)."""
+    global _INVOCATION
+    _INVOCATION = None if argv is None else list(argv)
+
+
+def invocation(call: str | None = None) -> str:
+    """The exact command line of this process, overrides included, as a shell would take it; `call` (a Python call
+    such as a notebook's run(...)) where no command line was set and the process is a kernel or an interpreter."""
+    if _INVOCATION is not None:
+        return shlex.join(_INVOCATION)
+    argv = [Path(sys.argv[0]).name, *sys.argv[1:]]
+    if call and (not sys.argv[0] or "ipykernel" in sys.argv[0] or argv[0] in ("-c", "pytest", "__main__.py")):
+        return call
+    return shlex.join(argv) + (f" -> {call}" if call else "")
+
+
+def provenance(device: torch.device, wall_s: float, commit: str | None = None, command: str | None = None) -> dict:
+    """Where a result came from; pass the commit read when the run STARTED (code may change during a run).
+
+    Every record, benchmark and exploration carries this: the commit and whether the tree was clean (a record made
+    from a dirty tree is never judged), torch and Python, the device, the CPU's model and ISA, the GEMM library
+    path, the thread and rank counts, and the exact command line."""
+    commit = commit or git_commit()
+    return {"commit": commit, "clean": not commit.endswith("-dirty") and commit != "unknown",
+            "torch": torch.__version__, "python": platform.python_version(),
             "device": device_name(device), "wall_s": round(wall_s, 2),
             "ranks": int(os.environ.get("WORLD_SIZE", 1)),  # torchrun processes that trained the members
+            "threads": torch.get_num_threads(), **cpu_info(),
             **({"cpu_gemm": cpu_gemm.policy()} if device.type == "cpu" else {}),
+            "command": command or invocation(),
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+
+
+def is_clean(record: dict) -> bool:
+    """Whether a record was made from a clean commit (records from before this field existed name it in `commit`)."""
+    p = record.get("provenance", {})
+    return bool(p.get("clean", not str(p.get("commit", "unknown")).endswith("-dirty")))
 
 
 def record_path(profile: str, experiment: str, results_dir: Path | str | None = None) -> Path:

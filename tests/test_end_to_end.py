@@ -7,7 +7,7 @@ import pytest
 
 from conftest import EXPERIMENT_OF, NOTEBOOKS
 from reproduce.results import read_record
-from tolerances import SMOKE
+from tolerances import SMOKE, get as _get
 
 pytestmark = pytest.mark.slow
 
@@ -35,20 +35,6 @@ def test_fresh_smoke_numbers_match_the_recorded_ones(executed, experiment):
     for path, tol in SMOKE[experiment].items():
         a, b = _get(fresh["results"], path), _get(recorded["results"], path)
         assert abs(a - b) <= tol, f"{experiment} {path}: fresh {a} vs recorded {b} (tolerance {tol})"
-
-
-def _get(d, dotted):
-    """d["a"]["b"]... for "a.b..."; a key may itself contain a dot (temperatures such as "2.5")."""
-    parts = dotted.split(".")
-    while parts:
-        for n in range(len(parts), 0, -1):
-            key = ".".join(parts[:n])
-            if key in d:
-                d, parts = d[key], parts[n:]
-                break
-        else:
-            raise KeyError(dotted)
-    return d
 
 
 def test_executed_notebooks_have_no_errors_and_show_figures(executed):

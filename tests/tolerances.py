@@ -27,3 +27,17 @@ SMOKE["specialists"] = {"summary.generalist.test_acc_generalist.mean": 3.5,
                         "summary.dustbin.test_acc_combined.mean": 3.5,
                         "summary.dustbin.relative_top1_gain_pct.mean": 6.0,
                         "summary.soft.test_acc_combined.mean": 3.5}
+
+
+def get(d: dict, dotted: str):
+    """d["a"]["b"]... for "a.b..."; a key may itself contain a dot (temperatures such as "2.5")."""
+    parts = dotted.split(".")
+    while parts:
+        for n in range(len(parts), 0, -1):
+            key = ".".join(parts[:n])
+            if key in d:
+                d, parts = d[key], parts[n:]
+                break
+        else:
+            raise KeyError(dotted)
+    return d

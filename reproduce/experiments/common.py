@@ -8,7 +8,7 @@ from .. import distributed
 from ..core import TrainConfig, config_fingerprint, resolve_device
 from ..errors import UserError
 from ..io import exclusive_lock
-from ..results import git_commit, provenance, read_record, record_path, write_record
+from ..results import git_commit, invocation, provenance, read_record, record_path, write_record
 
 
 def matching_record(name: str, profile: str, fingerprint: str, rerun: bool, results_dir, log) -> dict | None:
@@ -54,7 +54,9 @@ def experiment(name: str, resolve_config):
             lock = record_path(cfg["profile"], name, results_dir).with_name(f".{name}.lock")
             # two runs of one experiment would train the same checkpoints and race for one record
             with exclusive_lock(lock, f"`reproduce run {name} --profile {cfg['profile']}`") if main else nullcontext():
-                run_ = Run(name, cfg, rerun, results_dir, device, log)
+                call = (f"reproduce.experiments.get({name!r}).run(profile={profile!r}, seeds={seeds!r}, "
+                        f"device={device!r}, overrides={overrides!r}, rerun={rerun!r})")
+                run_ = Run(name, cfg, rerun, results_dir, device, log, call)
                 if run_.reused:
                     return run_.reused
                 return run_.record(*body(run_, progress and main, log), write=main)
@@ -67,8 +69,8 @@ class Run:
     """One experiment run: its configuration's fingerprint, the device, and the wall time and commit taken when
     it starts (the code may change while it runs). `reused` holds a matching record instead, when there is one."""
 
-    def __init__(self, name: str, cfg: dict, rerun: bool, results_dir, device: str, log):
-        self.name, self.cfg, self.results_dir, self.log = name, cfg, results_dir, log
+    def __init__(self, name: str, cfg: dict, rerun: bool, results_dir, device: str, log, call: str | None = None):
+        self.name, self.cfg, self.results_dir, self.log, self.call = name, cfg, results_dir, log, call
         self.fingerprint = config_fingerprint(cfg)
         # a bad device is an error even when a matching record would make training unnecessary
         self.device = distributed.local_device(resolve_device(device))
@@ -80,7 +82,8 @@ class Run:
         profile = self.cfg["profile"]
         rec = {"experiment": self.name, "profile": profile, "fingerprint": self.fingerprint, "config": self.cfg,
                "data_source": data_source, "results": results,
-               "provenance": provenance(self.device, time.perf_counter() - self.t0, self.commit)}
+               "provenance": provenance(self.device, time.perf_counter() - self.t0, self.commit,
+                                         invocation(self.call))}
         if write:
             self.log(f"recorded {write_record(rec, profile, self.name, self.results_dir)}")
         return rec
