@@ -6,8 +6,13 @@ Why this shape (airbench / hlb-CIFAR10 style):
 - weights carry a leading model axis (E, fan_in, fan_out) and every layer is one `torch.baddbmm`, so an
   ensemble, a seed sweep or a temperature sweep costs one optimizer step for all members;
 - every member owns a torch.Generator seeded from its own seed, which draws its initialization, its data
-  order, its jitter and its dropout masks: member e's run depends on its seed alone, not on E or on the
-  other members (tests check this), so members can later be sharded across processes;
+  order, its jitter and its dropout masks: in exact arithmetic member e's run depends on its seed alone, not on E
+  or on the other members, so members can be sharded across processes. In floating point it holds bit for bit
+  where a member's products go through oneDNN one member at a time (large MLPs on CPU, on Intel and AMD alike),
+  and to float rounding where they go through one batched MKL product (small MLPs on CPU): MKL may block a batch
+  of 3 differently from a batch of 1 (it does on Intel Xeons; not on the AMD EPYC of the records), and training
+  carries that last-bit difference along. tests/test_core.py checks it against a tolerance measured on the CPU
+  at hand (tests/tolerances.py: MEMBER_REL_DIFF);
 - schedules are device tensors indexed by a device step counter, which lets CUDA capture the whole step
   (sample, augment, forward, backward, SGD, max-norm) in one CUDA graph;
 - on CPU, where a step is a few large GEMMs and everything else is memory traffic, the MLP's forward and backward

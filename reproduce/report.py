@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from . import paper
+from . import paper, verdicts
 from .errors import UserError, is_int
 from .profiles import PROFILE_NAMES
 from .results import read_record
@@ -11,15 +11,8 @@ from .results import read_record
 ROLE_KEYS = {"teacher": "mnist.teacher_errors", "small": "mnist.small_errors", "distilled": "mnist.distilled_errors"}
 ROLE_LABELS = {"teacher": "teacher 1200-1200, dropout + jitter", "small": "small 800-800, no regularization",
                "distilled": "small 800-800, distilled at T = 20"}
-SMALL_TOLERANCE = 20  # the issue's target for the small baseline: 146 +- 20 errors
-
-VERDICT_RULE = (
-    "Teacher and distilled net: *reproduced* when the mean over seeds is at most the paper's count "
-    "(the paper reports a single run; fewer errors is at least as good), *close* within 15% above it, "
-    f"otherwise *not reproduced*. Small net: *reproduced* within +-{SMALL_TOLERANCE} errors of "
-    f"{paper.paper('mnist.small_errors'):g}, since "
-    "there the claim is the gap, not a bound. Runs at the `smoke` or `quick` profile are too short to be "
-    "compared: their verdict is *not comparable*.")
+VERDICT_RULE = (verdicts.RULE + " Runs at the `smoke` or `quick` profile are too short to be compared: their "
+                "verdict is *not comparable*.")
 
 
 def check_params(profile: str, seeds, device: str, rerun, results_dir, overrides=()) -> None:
@@ -48,18 +41,21 @@ def fmt(summary: dict | None, digits: int = 1) -> str:
     return f"{summary['mean']:.{digits}f} ± {summary['std']:.{digits}f} (n={summary['n']})"
 
 
-def verdict(role: str, summary: dict | None, profile: str | None) -> str:
+def verdict(role: str, summary: dict | None, profile: str | None, spread_sd: float | None = None) -> str:
+    """The verdict rule (reproduce.verdicts) on one MNIST model; `spread_sd`: a seed spread to borrow for one seed."""
     if not summary:
         return "not yet run"
     if profile != "paper":
         return "not comparable"
-    target = paper.paper(ROLE_KEYS[role])
-    mean = summary["mean"]
-    if role == "small":
-        return "reproduced" if abs(mean - target) <= SMALL_TOLERANCE else "not reproduced"
-    if mean <= target:
-        return "reproduced"
-    return "close" if mean <= 1.15 * target else "not reproduced"
+    return verdicts.judge(ROLE_KEYS[role], summary, spread_sd)
+
+
+def borrowed_spread(records: dict, role: str) -> float | None:
+    """The recorded `quick` run's seed spread of a model, borrowed when the `paper` run has one seed."""
+    p, q = records.get("paper"), records.get("quick")
+    if p and q and p["config"]["seeds"] == 1 and q["config"]["seeds"] > 1:
+        return q["results"][role]["test_errors"]["std"]
+    return None
 
 
 def recorded(experiment: str, profiles: Sequence[str] = ("paper", "quick")) -> dict:
@@ -81,7 +77,8 @@ def mnist_table(this_run: dict, records: dict):
             row[f"recorded `{prof}`"] = fmt(rec["results"][role]["test_errors"]) if rec else "not yet run"
         row[f"this run (`{this_run['profile']}`)"] = fmt(this_run["results"][role]["test_errors"])
         rec = records.get("paper")
-        row["verdict (`paper` run)"] = verdict(role, rec["results"][role]["test_errors"] if rec else None, "paper")
+        row["verdict (`paper` run)"] = verdict(role, rec["results"][role]["test_errors"] if rec else None, "paper",
+                                               borrowed_spread(records, role))
         rows.append(row)
     return pd.DataFrame(rows).set_index("model")
 
@@ -173,7 +170,8 @@ def mnist_verdict_text(records: dict, this_run: dict) -> str:
                      "where it stopped: `reproduce run mnist --profile paper`), so no row can be called reproduced; "
                      "the table says *not yet run*.")
     else:
-        parts = [f"{r} {fmt(rec['results'][r]['test_errors'])}: **{verdict(r, rec['results'][r]['test_errors'], 'paper')}**"
+        parts = [f"{r} {fmt(rec['results'][r]['test_errors'])}: "
+                 f"**{verdict(r, rec['results'][r]['test_errors'], 'paper', borrowed_spread(records, r))}**"
                  for r in ROLE_KEYS]
         lines.append("Recorded `paper` run (" + provenance_line(rec) + "): " + "; ".join(parts) + ".")
         if rec["config"]["seeds"] == 1:

@@ -1,7 +1,7 @@
 """Tables, figures and verdicts of the omitted-digit chapter."""
 from __future__ import annotations
 
-from . import paper
+from . import paper, verdicts
 from .report import fmt, plain, seeds_phrase, shared_teacher_caveat, single_seed_caveat
 from .results import summarize
 
@@ -31,7 +31,7 @@ VERDICT_RULE = (
     f"{_TARGETS['omitted3.pct_3_correct_after']:g}% of test 3s correct, and the 7s-and-8s student at most "
     f"{_TARGETS['only78.error_pct_after']:g}% test error (the paper's numbers, each from a single run; we use the "
     "mean over seeds). The honest variant passes when the validation-chosen shift costs at most 10% more test "
-    "errors than the test-optimal one.")
+    "errors than the test-optimal one. Each row of the table is judged by the scorecard's rule: " + verdicts.RULE)
 
 
 def _transform(summary: dict, how: str | None, n3: int) -> dict:
@@ -55,8 +55,21 @@ def table(this_run: dict, records: dict):
             rec = records.get(prof)
             row[f"recorded `{prof}`"] = fmt(value(rec, tset, key, how), 2) if rec else "not yet run"
         row[f"this run (`{this_run['profile']}`)"] = fmt(value(this_run, tset, key, how), 2)
+        row["verdict (`paper` run)"] = row_verdict(records, tset, key, how, pkey)
         rows.append(row)
     return pd.DataFrame(rows).set_index("quantity")
+
+
+def row_verdict(records: dict, tset: str, key: str, how: str | None, pkey: str | None) -> str:
+    """The scorecard's rule (reproduce.verdicts) on one row of the table, for the recorded `paper` run."""
+    rec, q = records.get("paper"), records.get("quick")
+    if pkey is None:
+        return "—"
+    if rec is None:
+        return "not yet run"
+    summary = value(rec, tset, key, how)
+    sd = value(q, tset, key, how)["std"] if summary["n"] == 1 and q and q["config"]["seeds"] > 1 else None
+    return verdicts.judge(pkey, summary, sd)
 
 
 def honest_gap(record: dict, tset: str) -> float:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from . import paper
 from .report import fmt
+from .stats import spearman
 
 MIN_CLASSES, MIN_SPECIALISTS = 1000, 30  # the issue's bar for the `paper` profile
 MIN_ROW_IMAGES = 50  # Table 4 rows with fewer test images are too noisy to count towards the trend
@@ -221,24 +222,6 @@ def plot_generalist(record: dict):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
-
-
-def spearman(x, y) -> float:
-    """Spearman's rank correlation (average ranks for ties); nan when either side is constant."""
-    import numpy as np
-
-    def ranks(v):
-        v = np.asarray(v, float)
-        order = v.argsort(kind="stable")
-        r = np.empty(len(v))
-        r[order] = np.arange(len(v))
-        for val in np.unique(v):  # ties share their mean rank
-            r[v == val] = r[v == val].mean()
-        return r
-    a, b = ranks(x), ranks(y)
-    if a.std() == 0 or b.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(a, b)[0, 1])
 
 
 def claims(record: dict) -> dict:

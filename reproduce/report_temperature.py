@@ -1,7 +1,8 @@
 """Figures, tables and verdicts of the temperature-sweep chapter."""
 from __future__ import annotations
 
-from .experiments.temperature_sweep import CLAIM_RULE, ci95  # noqa: F401 (re-exported for the notebook)
+from .experiments.temperature_sweep import CLAIM_RULE  # noqa: F401 (re-exported for the notebook)
+from .stats import ci95
 from .report import plain
 
 
@@ -29,7 +30,7 @@ def width_verdicts(record: dict) -> str:
 
 
 CONTEXT = ("The paper makes claim (a) for 300 or more units and claim (b) for 30 units; the lines for other widths are "
-           "shown for context. Public reproductions found the 30-unit optimum near T = 7.5.")
+           "shown for context.")
 
 
 def runs_shown(records: dict, this_run: dict) -> list[tuple[str, str, dict]]:

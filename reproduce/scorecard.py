@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from . import paper
-from .report import SMALL_TOLERANCE, fmt, seeds_phrase
-from .report import verdict as report_verdict
-from .results import read_record, summarize
+from . import paper, verdicts
+from .report import fmt, seeds_phrase
+from .results import is_clean, read_record, summarize
 
 
 def _pct3(r, key):  # percent of the test 3s correct, per seed
@@ -62,23 +61,19 @@ OTHER_CORPUS = {k for k in paper.NUMBERS if k.startswith(("speech.", "reg.", "jf
 # Word error rates need a decoder and a language model, which the stand-in corpus does not have.
 NOT_MEASURED = {k for k in paper.NUMBERS if k.endswith("_wer")}
 SETTINGS = {"mnist.distill_temperature", "jft.n_specialists"}  # recipe settings, not outcomes: never judged
-SHIFT_TOLERANCE = 1.0  # a bias shift within 1.0 of the paper's counts as reproduced
-CLOSE = 0.15           # within 15% on the wrong side of the paper counts as close
 
 VERDICT_RULE = (
-    "Only runs at the `paper` profile are judged. A number where lower is better (errors, error rates) is "
-    "*reproduced* when our mean over seeds is at most the paper's (the paper reports single runs), *close* when it "
-    f"is at most {int(CLOSE * 100)}% worse, else *not reproduced*; where higher is better, the mirror rule. Bias "
-    f"shifts are reproduced within ±{SHIFT_TOLERANCE} of the paper's, the unregularized small MNIST net (a baseline, "
-    f"where fewer errors than the paper's would widen the gap, not reproduce it) within ±{SMALL_TOLERANCE} errors, as in "
-    "its chapter. Recipe settings (such as T = 20) are shown, "
-    "not judged; frame accuracies on our generated speech corpus and accuracies on the glyph proxy for JFT are shown "
-    "as *other corpus*, not judged, since only the relative claims (share of the ensemble's gain kept, share of the "
-    "3% gap closed, relative top-1 gain of the specialists) carry over; word "
-    "error rates are *not measured* (no decoder). A number with no run says *not yet run*.")
+    verdicts.RULE + " Recipe settings (such as T = 20) are shown, not judged; frame accuracies on our generated speech "
+    "corpus and accuracies on the glyph proxy for JFT are shown as *other corpus*, not judged, since only the relative "
+    "claims (share of the ensemble's gain kept, share of the 3% gap closed, relative top-1 gain of the specialists) "
+    "carry over; word error rates are *not measured* (no decoder). A number with no run says *not yet run*; a run "
+    "made from a dirty tree says *not judged (dirty tree)*.")
+DIRTY = "not judged (dirty tree)"
 
 
-def verdict(key: str, summary: dict | None) -> str:
+def verdict(key: str, summary: dict | None, spread_sd: float | None = None, clean: bool = True) -> str:
+    """The scorecard's verdict on one paper number: `summary` of the `paper` run, `spread_sd` the seed spread to
+    borrow when it has one seed (the `quick` run's), `clean` whether its record came from a clean commit."""
     if key in SETTINGS:
         return "setting"
     if key in NOT_MEASURED:
@@ -87,19 +82,16 @@ def verdict(key: str, summary: dict | None) -> str:
         return "not yet run"
     if key in OTHER_CORPUS:
         return "other corpus"
-    num = paper.NUMBERS[key]
-    mean = summary["mean"]
-    if key == "mnist.small_errors":  # the MNIST chapter's rule: a baseline, so too few errors is no better
-        return report_verdict("small", summary, "paper")
-    if num.unit == "shift":
-        return "reproduced" if abs(mean - num.value) <= SHIFT_TOLERANCE else "not reproduced"
-    if num.lower_is_better:
-        if mean <= num.value:
-            return "reproduced"
-        return "close" if mean <= num.value * (1 + CLOSE) else "not reproduced"
-    if mean >= num.value:
-        return "reproduced"
-    return "close" if mean >= num.value * (1 - CLOSE) else "not reproduced"
+    if not clean:
+        return DIRTY
+    return verdicts.judge(key, summary, spread_sd)
+
+
+def borrowed_sd(summary: dict | None, quick: dict | None) -> float | None:
+    """The `quick` run's seed spread, for a `paper` summary of one seed (None when there is nothing to borrow)."""
+    if summary and summary["n"] == 1 and quick and quick["n"] > 1:
+        return quick["std"]
+    return None
 
 
 def rows(this_dir=None) -> list[dict]:
@@ -130,7 +122,11 @@ def rows(this_dir=None) -> list[dict]:
                     row["this build"] = summarize(get(r))
                     row["this build profile"] = profile
                     break
-        row["verdict"] = verdict(key, row["paper run"])
+        sd = borrowed_sd(row["paper run"], row["quick run"])
+        r = rec("paper", exp, None) if exp else None
+        row["verdict"] = verdict(key, row["paper run"], sd, is_clean(r) if r else True)
+        judged = row["verdict"] in RANKED and row["paper run"] is not None
+        row["band"] = verdicts.band_text(key, row["paper run"], sd) if judged else ""
         out.append(row)
     return out
 
@@ -145,9 +141,34 @@ def table(this_dir=None):
             "recorded `quick` run": fmt(r["quick run"], 2),
             "this build": (fmt(r["this build"], 2) + f" [{r['this build profile']}]") if r["this build"]
             else "not yet run",
+            "band": r["band"],
             "verdict": r["verdict"],
         })
     return pd.DataFrame(data)
+
+
+def claim_rows(results_dir=None) -> list[dict]:
+    """One row per claim of verdicts.CLAIMS: its verdict on the `paper` run, the `quick` run's for comparison."""
+    out = []
+    for key, (section, words) in verdicts.CLAIMS.items():
+        exp, judge = verdicts.CLAIM_JUDGES[key]
+        row = {"key": key, "section": section, "claim": words}
+        for profile in ("paper", "quick"):
+            r = read_record(profile, exp, results_dir)
+            j = judge(r) if r else {"verdict": "not yet run", "why": ""}
+            if r and profile == "paper" and not is_clean(r):
+                j = {"verdict": DIRTY, "why": j["why"]}
+            row[profile] = j
+        out.append(row)
+    return out
+
+
+def claims_table(results_dir=None):
+    import pandas as pd
+    return pd.DataFrame([{"§": r["section"], "claim": r["claim"],
+                          "recorded `paper` run": f"{r['paper']['verdict']}: {r['paper']['why']}".rstrip(": "),
+                          "recorded `quick` run": f"{r['quick']['verdict']}: {r['quick']['why']}".rstrip(": "),
+                          "verdict": r["paper"]["verdict"]} for r in claim_rows(results_dir)])
 
 
 def paper_runs_text(results_dir=None) -> str:
@@ -188,19 +209,26 @@ def _num(v: float) -> str:
 
 
 VERDICTS_FILE = "verdicts.json"  # in results/: the verdicts of the recorded runs, checked by the tests
-RANK = {"not yet run": 0, "not reproduced": 1, "close": 2, "reproduced": 3, "setting": 3, "other corpus": 3,
-        "not measured": 3}  # shown, never judged: no ranking among them
+RANK = {"not yet run": 0, DIRTY: 0, "not reproduced": 1, "inconclusive": 1, "close": 2, "reproduced": 3,
+        "setting": 3, "other corpus": 3, "not measured": 3, "matches": 3, "differs": 3}  # the last six: not ranked
+RANKED = {"not reproduced", "inconclusive", "close", "reproduced", "matches", "differs"}
 
 
 def recorded_verdicts(results_dir=None) -> dict:
-    """{profile: {paper key: verdict}} for the recorded `paper` and `quick` runs, by the scorecard's rule
+    """{profile: {paper key or claim: verdict}} for the recorded `paper` and `quick` runs, by the scorecard's rule
     (at `quick` the verdict says how that short run compares, not whether the paper is reproduced)."""
     out = {}
+    quick = {key: read_record("quick", exp, results_dir) for key, (exp, _) in EXTRACT.items()}
     for profile in ("paper", "quick"):
         out[profile] = {}
         for key, (exp, get) in EXTRACT.items():
             rec = read_record(profile, exp, results_dir)
-            out[profile][key] = verdict(key, summarize(get(rec)) if rec else None)
+            summary = summarize(get(rec)) if rec else None
+            q = summarize(get(quick[key])) if quick[key] and profile == "paper" else None
+            out[profile][key] = verdict(key, summary, borrowed_sd(summary, q), is_clean(rec) if rec else True)
+    for row in claim_rows(results_dir):
+        for profile in ("paper", "quick"):
+            out[profile][row["key"]] = row[profile]["verdict"]
     return out
 
 

@@ -32,7 +32,9 @@ def main() -> int:
     ap.add_argument("--record", action="store_true")
     a = ap.parse_args()
     from reproduce.io import atomic_write_json
-    from reproduce.results import git_commit
+    import torch
+
+    from reproduce.results import git_commit, provenance
     args = ["run", "speech", "--profile", "smoke", "--no-progress", "--rerun", "--seeds", str(a.seeds),
             "--set", f"baseline.epochs={a.epochs}", "--set", "distilled.epochs=1", "--set", "hard3.epochs=1",
             "--set", "soft3.epochs=1"] + [x for kv in a.extra for x in ("--set", kv)]
@@ -69,8 +71,8 @@ def main() -> int:
         out = {"what": f"speech smoke chapter{' with ' + ', '.join(a.extra) if a.extra else ''}, {a.seeds}-member "
                        f"ensemble ({a.epochs} epochs), one process with "
                        f"{threads} threads vs torchrun with {a.ranks} ranks of {max(1, threads // a.ranks)} thread(s)",
-               "rows": rows, "provenance": {"commit": git_commit(), "python": platform.python_version(),
-                                            "cpus": threads, "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}}
+               "config": vars(a), "rows": rows,
+               "provenance": provenance(torch.device("cpu"), sum(sum(v) for v in times.values()), git_commit())}
         tag = "".join(c if c.isalnum() else "-" for c in "-".join(a.extra)).strip("-")
         path = ROOT / "results" / "bench-torchrun" / f"{dev}{'-' + tag if tag else ''}.json"
         atomic_write_json(path, out)

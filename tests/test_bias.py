@@ -68,3 +68,48 @@ def test_validation_split_is_fixed():
     a = od.split_indices(60000, 5000)
     b = od.split_indices(60000, 5000)
     assert np.array_equal(a[1], b[1]) and len(np.intersect1d(a[0], a[1])) == 0
+
+
+class _Logits:
+    """A stand-in model whose predictions are fixed logits per image set."""
+
+    def __init__(self, by_set):
+        self.by_set = by_set
+
+    def predict(self, images):
+        return self.by_set[id(images)]
+
+
+def _set_with_deficit(n_per_class: int, deficit: float, margin: float, seed: int):
+    """Ten classes; a 3 scores `deficit` below the runner-up, every other digit `margin` above class 3 (so a 3-bias
+    shift in (deficit, margin) is optimal). Returns (DeviceImages, logits (1, N, 10))."""
+    from reproduce.core import DeviceImages
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(10).repeat_interleave(n_per_class)
+    z = torch.randn(len(y), 10, generator=g) * 0.1
+    for i, c in enumerate(y.tolist()):
+        other = (c + 1) % 10 if c != 3 else 4
+        if c == 3:
+            z[i, 4], z[i, 3] = 5.0, 5.0 - deficit
+        else:
+            z[i, c], z[i, 3] = 5.0, 5.0 - margin
+            z[i, other] = 0.0
+    images = DeviceImages(np.zeros((len(y), 28, 28), np.uint8), y.numpy(), torch.device("cpu"))
+    return images, z.unsqueeze(0)
+
+
+def test_validation_chosen_shift_never_reads_the_test_labels():
+    """The honest shift is the validation split's optimum, applied once to the test set: here the validation set
+    wants a shift near 1 and the test set one near 3, and the record must keep them apart. Scrambling the test
+    labels changes the test-optimal shift, never the validation-chosen one."""
+    val, val_logits = _set_with_deficit(20, deficit=0.9, margin=1.2, seed=0)
+    test, test_logits = _set_with_deficit(20, deficit=2.9, margin=3.2, seed=1)
+    shifts = od.shift_grid("no3")
+    r = od.analyse(_Logits({id(val): val_logits, id(test): test_logits}), test, val, [3], shifts)
+    assert 0.9 < r["shift_val_chosen"]["values"][0] < 1.2 and 2.9 < r["shift_test_optimal"]["values"][0] < 3.2
+    assert r["errors_val_chosen"]["values"][0] == 20  # a shift near 1 fixes none of the 20 test 3s
+    assert r["errors_test_optimal"]["values"][0] == 0 and r["val_errors_at_val_shift"]["values"][0] == 0
+    scrambled = test.labels[torch.randperm(test.n, generator=torch.Generator().manual_seed(2))]
+    test.labels = scrambled
+    r2 = od.analyse(_Logits({id(val): val_logits, id(test): test_logits}), test, val, [3], shifts)
+    assert r2["shift_val_chosen"] == r["shift_val_chosen"]

@@ -104,14 +104,37 @@ def test_training_learns(data):
     assert first != last
 
 
-def test_members_are_independent_of_the_batch(data):
-    """Member 1 of a 3-member run equals the same seed trained alone: bit for bit on CPU."""
+def _rel_diff(a, b) -> float:
+    """The largest relative L2 difference between matching parameter tensors."""
+    return max(float((p - q).norm() / q.norm()) for p, q in zip(a, b))
+
+
+def test_members_are_independent_of_the_batch(data, monkeypatch):
+    """Member 1 of a 3-member run equals the same seed trained alone, to float rounding (MKL path).
+
+    MKL's batched product may round a member differently with E = 3 than with E = 1 (on Intel CPUs it does; on the
+    AMD EPYC of these records it does not), so "the same" is a tolerance (tolerances.MEMBER_REL_DIFF), checked
+    here against the two honest differences this CPU can show: the same member through oneDNN instead of MKL must
+    be within it, and another seed far outside it. A member that read another member's data, masks or gradients
+    would land at the other seed's distance."""
+    from tolerances import MEMBER_REL_DIFF
+    monkeypatch.setenv("REPRODUCE_CPU_GEMM", "mkl")
     train, test = data
     cfg = TrainConfig(**RECIPE)
-    many = Trainer(cfg, [3, 4, 5], train, test, progress=False).run().model
-    alone = Trainer(cfg, [4], train, test, progress=False).run().model
-    for w_many, w_alone in zip(many.parameters(), alone.parameters()):
-        assert torch.equal(w_many[1], w_alone[0])
+    many = Trainer(cfg, [3, 4, 5], train, test, progress=False).run()
+    alone = Trainer(cfg, [4], train, test, progress=False).run()
+    other = Trainer(cfg, [5], train, test, progress=False).run()
+    monkeypatch.setenv("REPRODUCE_CPU_GEMM", "onednn")
+    kernel = Trainer(cfg, [4], train, test, progress=False).run()
+    ref = [p[0].detach() for p in alone.model.parameters()]
+    batched = _rel_diff([p[1].detach() for p in many.model.parameters()], ref)
+    other_kernel = _rel_diff([p[0].detach() for p in kernel.model.parameters()], ref)
+    other_seed = _rel_diff([p[0].detach() for p in other.model.parameters()], ref)
+    assert other_kernel <= MEMBER_REL_DIFF, f"oneDNN vs MKL rounding {other_kernel:.2e}: the tolerance is too tight"
+    assert batched <= MEMBER_REL_DIFF, f"member 1 of 3 differs from its seed alone by {batched:.2e}"
+    assert other_seed > 1000 * MEMBER_REL_DIFF, other_seed  # the tolerance can tell members apart
+    errs = lambda r, e: r.history[max(r.history)]["test_errors"][e]  # noqa: E731
+    assert abs(errs(many, 1) - errs(alone, 0)) <= 2  # of 300 images: rounding may flip a borderline one or two
 
 
 def test_deterministic_for_a_seed(data):
@@ -301,3 +324,15 @@ def test_cpu_hidden_dropout_masks_are_fair_coins_per_member(data):
         kept += (m2 > 0).float().sum(1)
     frac = kept / (40 * cfg.batch_size)  # 2000 draws per unit: a fair coin stays within 0.5 +- 0.05
     assert float(frac.min()) > 0.45 and float(frac.max()) < 0.55
+
+
+def test_soft_targets_belong_to_the_image_they_are_applied_to(data):
+    """A teacher whose logits are the true labels' (scaled one-hot) and no hard term: the student learns the labels
+    only if each image gets its own teacher row. A target shifted by one image (or one from another member's
+    order) would teach the neighbour's label: chance-level errors."""
+    train, test = data
+    teacher = 8.0 * torch.nn.functional.one_hot(train.labels, 10).float().unsqueeze(0)  # (1, N, 10)
+    cfg = TrainConfig(**dict(RECIPE, epochs=6, lr=0.1, temperature=2.0, hard_weight=0.0, jitter=0,
+                             input_dropout=0.0, hidden_dropout=0.0))
+    res = Trainer(cfg, [0, 1], train, test, teacher_logits=teacher, progress=False).run()
+    assert all(e < 40 for e in res.history[6]["test_errors"]), res.history[6]  # of 300; chance is ~270

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from reproduce.speech import corpus as C
+from tolerances import SMOKE, get
 
 pytestmark = pytest.mark.slow
 TORCHRUN = Path(sys.executable).parent / "torchrun"
@@ -48,6 +49,18 @@ def _numbers(path):
     return r
 
 
+def _assert_same_record(a, b):
+    """Sharded and single-process records hold the same numbers to float rounding: equal where every product went
+    through the same kernel, else within the smoke tolerances (derived from the rounding of another GEMM library,
+    a larger change than another batch size; tests/tolerances.py)."""
+    na, nb = _numbers(a), _numbers(b)
+    if na == nb:
+        return
+    assert set(na) == set(nb) and all(na[k].get("seeds") == nb[k].get("seeds") for k in na if isinstance(na[k], dict))
+    for path, tol in SMOKE["speech"].items():
+        assert abs(get(na, path) - get(nb, path)) <= tol, (path, get(na, path), get(nb, path))
+
+
 def _torchrun(data, res, **kw):
     return subprocess.Popen([str(TORCHRUN), "--nproc_per_node=2", "-m", "reproduce.cli", *ARGS, "--results-dir",
                              str(res)], env=_env(data), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
@@ -61,7 +74,7 @@ def test_two_ranks_record_what_one_process_records(tmp_path, corpus_dir):
     out, _ = two.communicate(timeout=600)
     assert two.returncode == 0, out[-3000:]
     a, b = tmp_path / "r1" / "smoke" / "speech.json", tmp_path / "r2" / "smoke" / "speech.json"
-    assert _numbers(a) == _numbers(b)
+    _assert_same_record(a, b)
     assert json.loads(b.read_text())["provenance"]["ranks"] == 2
     # each rank trained and checkpointed only its own members: two checkpoints per role
     assert len(list((tmp_path / "d2" / "runs").glob("speech-baseline-*.pt"))) == 2
@@ -92,4 +105,5 @@ def test_a_dead_rank_stops_the_run_and_a_rerun_resumes_to_the_same_numbers(tmp_p
     again = _torchrun(data, tmp_path / "r")
     out, _ = again.communicate(timeout=600)
     assert again.returncode == 0, out[-3000:]
+    # the same ranks on the same machine: a resumed shard repeats the clean run exactly
     assert _numbers(tmp_path / "r" / "smoke" / "speech.json") == _numbers(tmp_path / "rc" / "smoke" / "speech.json")

@@ -8,22 +8,17 @@ The paper's claims, tested with the rule in `claims()`:
 """
 from __future__ import annotations
 
-import math
 import statistics
 
 from ..errors import UserError
 from ..profiles import apply_overrides, check_int, get_profile
 from ..results import summarize
+from ..stats import ci95
 from . import mnist
 from .common import Run, experiment, recipe_sized_elsewhere
 
 NAME = "temperature-sweep"
 SEED_BASE = 6000
-# two-sided 97.5% quantiles of Student's t for 1..30 degrees of freedom (then the normal's 1.96)
-T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
-
-
 def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> dict:
     recipes = apply_overrides(get_profile(NAME, profile), overrides)
     n = check_int("seeds", recipes["seeds"] if seeds is None else seeds, 1, 64)
@@ -39,16 +34,6 @@ def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> di
         raise UserError("student.temperature must be set (any value: each member gets its own T)")
     return {"experiment": NAME, "profile": profile, "seeds": n, "temperatures": temps, "widths": widths,
             "student": student, "teacher": teacher_cfg["teacher"], "teacher_seeds": teacher_cfg["seeds"]}
-
-
-def ci95(values: list[float]) -> tuple[float, float]:
-    """Mean +- t(0.975, n-1) * s / sqrt(n): a 95% confidence interval for the mean over seeds."""
-    n = len(values)
-    m = statistics.fmean(values)
-    if n < 2:
-        return m, m
-    half = (T975[n - 2] if n - 1 <= len(T975) else 1.96) * statistics.stdev(values) / math.sqrt(n)
-    return m - half, m + half
 
 
 CLAIM_RULE = (
