@@ -1,12 +1,12 @@
 """Tables, figures and verdicts of the specialists chapter (section 5: Tables 2, 3 and 4 in kind)."""
 from __future__ import annotations
 
-from . import paper
+from . import paper, verdicts
 from .report import fmt
 from .stats import spearman
 
 MIN_CLASSES, MIN_SPECIALISTS = 1000, 30  # the issue's bar for the `paper` profile
-MIN_ROW_IMAGES = 50  # Table 4 rows with fewer test images are too noisy to count towards the trend
+MIN_ROW_IMAGES = verdicts.TABLE4_MIN_IMAGES  # the same rows the scorecard judges the trend on
 
 VERDICT_RULE = (
     "Judged on the `paper`-profile run only, on the relative claims, since glyphs are not JFT: the specialists are "
@@ -227,11 +227,8 @@ def plot_generalist(record: dict):
 def claims(record: dict) -> dict:
     r = record["results"]
     s = r["summary"]
-    rows = [row for row in s["dustbin"]["table4_pooled"] if row["covering"] != "0" and row["images"] >= MIN_ROW_IMAGES]
-    order = [str(i) for i in range(10)] + ["10 or more"]
-    rho = float("nan")
-    if len(rows) >= 3:
-        rho = spearman([order.index(x["covering"]) for x in rows], [x["relative_change_pct"] for x in rows])
+    x, y = verdicts.table4_points(record)
+    rho = spearman(x, y) if len(x) >= 3 else float("nan")
     gain = s["dustbin"]["relative_top1_gain_pct"]["mean"]
     n_spec = s["n_specialists"]["min"]
     classes = r["card"]["classes"]

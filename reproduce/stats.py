@@ -53,8 +53,8 @@ def spearman_p(x: Sequence[float], y: Sequence[float], draws: int = 20000) -> tu
     if math.isnan(rho):
         return 1.0, 1.0
     y = list(y)
-    perms = (itertools.permutations(y) if len(y) <= 8 else
-             (random.Random(0).sample(y, len(y)) for _ in range(draws)))
+    rng = random.Random(0)  # one stream for all draws (a fresh Random(0) per draw would repeat one order)
+    perms = itertools.permutations(y) if len(y) <= 8 else (rng.sample(y, len(y)) for _ in range(draws))
     ge = le = total = 0
     for p in perms:
         r = spearman(x, p)

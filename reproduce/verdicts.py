@@ -159,19 +159,27 @@ def mid_t_best_at_30(record: dict) -> dict:
     return {"verdict": "inconclusive", "why": text + " (intervals overlap)"}
 
 
-def table4_trend(record: dict, min_images: int = 50) -> dict:
+TABLE4_MIN_IMAGES = 50  # Table 4 rows with fewer test images are too noisy to count towards the trend
+_COVERING = [str(i) for i in range(10)] + ["10 or more"]
+
+
+def table4_points(record: dict, variant: str = "dustbin") -> tuple[list[int], list[float]]:
+    """(covering specialists, relative change %) of Table 4's rows from 1 up with enough test images, pooled over
+    seeds: the points the trend is judged on (here and in the specialists chapter)."""
+    rows = [r for r in record["results"]["summary"][variant]["table4_pooled"]
+            if r["covering"] != "0" and r["images"] >= TABLE4_MIN_IMAGES]
+    return [_COVERING.index(r["covering"]) for r in rows], [r["relative_change_pct"] for r in rows]
+
+
+def table4_trend(record: dict) -> dict:
     """Table 4's trend in a specialists record (dustbin specialists, pooled over seeds)."""
     from .stats import spearman, spearman_p
-    order = [str(i) for i in range(10)] + ["10 or more"]
-    rows = [r for r in record["results"]["summary"]["dustbin"]["table4_pooled"]
-            if r["covering"] != "0" and r["images"] >= min_images]
-    if len(rows) < 3:
-        return {"verdict": "inconclusive", "why": f"{len(rows)} rows of Table 4 with >= {min_images} images"}
-    x = [order.index(r["covering"]) for r in rows]
-    y = [r["relative_change_pct"] for r in rows]
+    x, y = table4_points(record)
+    if len(x) < 3:
+        return {"verdict": "inconclusive", "why": f"{len(x)} rows of Table 4 with >= {TABLE4_MIN_IMAGES} images"}
     rho = spearman(x, y)
     p_up, p_down = spearman_p(x, y)
-    why = f"Spearman ρ = {rho:+.2f} over {len(rows)} rows (p = {p_up:.3f} for a rise, {p_down:.3f} for a fall)"
+    why = f"Spearman ρ = {rho:+.2f} over {len(x)} rows (p = {p_up:.3f} for a rise, {p_down:.3f} for a fall)"
     verdict = "reproduced" if p_up < P_TREND else "not reproduced" if p_down < P_TREND else "inconclusive"
     return {"verdict": verdict, "why": why}
 

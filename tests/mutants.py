@@ -61,13 +61,16 @@ MUTANTS = {
 }
 
 
-def mutated_copy(name: str, dest: Path) -> Path:
-    """A copy of the repository's package, tests and results with mutant `name` applied; returns its root."""
-    file, old, new, _, _ = MUTANTS[name]
+def mutated_copy(name: str | None, dest: Path) -> Path:
+    """A copy of the repository's package, tests and results with mutant `name` applied (None: unmutated); returns
+    its root."""
     for part in ("reproduce", "tests", "results", "notebooks"):
         shutil.copytree(ROOT / part, dest / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     for f in ("pyproject.toml", "_config.yml", "_toc.yml"):
         shutil.copy(ROOT / f, dest / f)
+    if name is None:
+        return dest
+    file, old, new, _, _ = MUTANTS[name]
     src = (dest / file).read_text()
     if src.count(old) != 1:
         raise AssertionError(f"mutant {name}: its text is not found exactly once in {file}; update tests/mutants.py")

@@ -13,11 +13,6 @@ def test_injected_bug_is_caught(name, tmp_path):
 
 
 def test_the_same_tests_pass_without_a_bug(tmp_path):
-    import shutil
-    from mutants import ROOT
-    for part in ("reproduce", "tests"):
-        shutil.copytree(ROOT / part, tmp_path / part, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     tests = sorted({t for m in MUTANTS.values() for t in m[4]})
-    done = run_tests(tmp_path, tests)
+    done = run_tests(mutated_copy(None, tmp_path / "repo"), tests)
     assert done.returncode == 0, done.stdout[-2000:]
