@@ -53,9 +53,7 @@ def verdict(role: str, summary: dict | None, profile: str | None, spread_sd: flo
 def borrowed_spread(records: dict, role: str) -> float | None:
     """The recorded `quick` run's seed spread of a model, borrowed when the `paper` run has one seed."""
     p, q = records.get("paper"), records.get("quick")
-    if p and q and p["config"]["seeds"] == 1 and q["config"]["seeds"] > 1:
-        return q["results"][role]["test_errors"]["std"]
-    return None
+    return verdicts.borrowed_sd(p and p["results"][role]["test_errors"], q and q["results"][role]["test_errors"])
 
 
 def recorded(experiment: str, profiles: Sequence[str] = ("paper", "quick")) -> dict:

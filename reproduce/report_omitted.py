@@ -68,8 +68,7 @@ def row_verdict(records: dict, tset: str, key: str, how: str | None, pkey: str |
     if rec is None:
         return "not yet run"
     summary = value(rec, tset, key, how)
-    sd = value(q, tset, key, how)["std"] if summary["n"] == 1 and q and q["config"]["seeds"] > 1 else None
-    return verdicts.judge(pkey, summary, sd)
+    return verdicts.judge(pkey, summary, verdicts.borrowed_sd(summary, q and value(q, tset, key, how)))
 
 
 def honest_gap(record: dict, tset: str) -> float:

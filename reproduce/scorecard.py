@@ -87,11 +87,7 @@ def verdict(key: str, summary: dict | None, spread_sd: float | None = None, clea
     return verdicts.judge(key, summary, spread_sd)
 
 
-def borrowed_sd(summary: dict | None, quick: dict | None) -> float | None:
-    """The `quick` run's seed spread, for a `paper` summary of one seed (None when there is nothing to borrow)."""
-    if summary and summary["n"] == 1 and quick and quick["n"] > 1:
-        return quick["std"]
-    return None
+borrowed_sd = verdicts.borrowed_sd
 
 
 def rows(this_dir=None) -> list[dict]:

@@ -61,6 +61,13 @@ def band(key: str, summary: dict, spread_sd: float | None = None) -> dict:
             "sd_borrowed": n == 1 and bool(spread_sd)}
 
 
+def borrowed_sd(summary: dict | None, quick: dict | None) -> float | None:
+    """The `quick` run's seed spread of the same number, for a `paper` summary of one seed (None: nothing to borrow)."""
+    if summary and summary["n"] == 1 and quick and quick["n"] > 1:
+        return quick["std"]
+    return None
+
+
 def judge(key: str, summary: dict, spread_sd: float | None = None) -> str:
     """reproduced / close / not reproduced (matches / differs for a bias shift) for a paper number's summary."""
     b = band(key, summary, spread_sd)
