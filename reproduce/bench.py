@@ -14,8 +14,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import cpu_gemm
-from .core import PAD, DeviceImages, TrainConfig, Trainer, resolve_device
+from .train import gemm
+from .train import PAD, DeviceImages, TrainConfig, Trainer, resolve_device
 from .errors import UserError
 
 TEACHER = dict(sizes=(784, 1200, 1200, 10), batch_size=100, lr=0.05, momentum=0.9, max_norm=2.5, jitter=2,
@@ -129,7 +129,7 @@ def batched_vs_sequential(batched: Callable[[], None], singles: list, device, n_
 
 def core_step_fn(train: DeviceImages, cfg: TrainConfig, n_models: int, graph: bool,
                  manual_backward: bool | None = None, onednn: bool | None = None) -> Callable[[], None]:
-    """The core's training step; `onednn` overrides which library a CPU MLP's products go through (cpu_gemm)."""
+    """The core's training step; `onednn` overrides which library a CPU MLP's products go through (train/gemm.py)."""
     trainer = Trainer(cfg, list(range(n_models)), train, use_cuda_graph=graph, progress=False,
                       manual_backward=manual_backward)
     if onednn is not None:
@@ -160,7 +160,7 @@ def compare(reference: Callable[[], None], train, cfg: TrainConfig, ensemble: in
     if not graph:  # the same core with autograd's backward: what the hand-written one is worth
         steps["core, eager, E=1, autograd backward"] = (core_step_fn(train, cfg, 1, graph=False,
                                                                      manual_backward=False), 1)
-    if not graph and cpu_gemm.use_onednn(cfg.sizes):  # the core on the reference loop's GEMM library (MKL): what
+    if not graph and gemm.use_onednn(cfg.sizes):  # the core on the reference loop's GEMM library (MKL): what
         steps[MKL_ROW] = (core_step_fn(train, cfg, 1, graph=False, onednn=False), 1)  # the core wins besides it
     if graph:
         steps["core, CUDA graph, E=1"] = (core_step_fn(train, cfg, 1, graph=True), 1)
@@ -182,7 +182,7 @@ def compare(reference: Callable[[], None], train, cfg: TrainConfig, ensemble: in
 
 def run(device: str = "auto", n_steps: int = 20, repeats: int = 5, warmup: int = 5, ensemble: int = 10,
         log=print) -> dict:
-    from . import data
+    from .datasets import mnist as data
     from .results import provenance
     dev = resolve_device(device)
     m = data.load_mnist()
@@ -202,7 +202,7 @@ def sweep(device: str = "auto", widths=(30, 300), temperatures=12, seeds=3, n_st
           warmup: int = 3, log=print) -> dict:
     """The temperature sweep's workload: T x seeds distilled students of one width as ONE batched model vs the
     same members trained one after another (a step of each in turn), side by side."""
-    from . import data
+    from .datasets import mnist as data
     from .results import provenance
     dev = resolve_device(device)
     m = data.load_mnist()
@@ -251,7 +251,7 @@ def speech(device: str = "auto", sizes=SPEECH["sizes"], n_frames: int = 50_000, 
            n_steps: int = 10, repeats: int = 3, warmup: int = 3, log=print) -> dict:
     """The speech chapter's frame classifier (the `paper` profile's 4 x 1024 net, batch 256, 26 x 40 inputs) on
     synthetic frames: a DataLoader loop against the core (E = 1, E batched, E separate), side by side."""
-    from .frames import DeviceFrames
+    from .train.data import DeviceFrames
     from .results import provenance
     dev = resolve_device(device)
     cfg = TrainConfig(**dict(SPEECH, sizes=tuple(sizes)))
@@ -275,9 +275,9 @@ def specialists(device: str = "auto", members: int = 12, n_steps: int = 5, repea
     """The specialists chapter's workload: E dustbin specialists (glyphs, half-and-half sampling, augmentation on
     the device) as ONE grouped-convolution model vs the same E trained one after another, side by side. The
     network is the `paper` profile's on CUDA and the `quick` profile's on a CPU (the paper's is too slow there)."""
-    from . import image_sets as I
-    from . import specialists as S
-    from .cnn_trainer import CNNTrainer, SubsetSampler
+    from .datasets import image_sets as I
+    from . import specialist_ensembles as S
+    from .train.cnn_trainer import CNNTrainer, SubsetSampler
     from .profiles import get_profile
     from .results import provenance
     dev = resolve_device(device)
@@ -348,7 +348,7 @@ def scaling(device: str = "auto", sizes_n=None, members=SCALING_E, n_for_members
     from .results import provenance, summarize
     dev = resolve_device(device)
     if images is None:
-        from . import data
+        from .datasets import mnist as data
         m = data.load_mnist()
         images = (m.train_x, m.train_y)
     x, y = images

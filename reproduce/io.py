@@ -1,4 +1,4 @@
-"""Atomic file writes and checksums: a crash never leaves a half-written file behind."""
+"""Where data lives, atomic file writes and checksums: a crash never leaves a half-written file behind."""
 from __future__ import annotations
 
 import hashlib
@@ -14,6 +14,23 @@ try:
     import fcntl
 except ImportError:  # Windows: no advisory locks; runs of the same experiment are not guarded there
     fcntl = None
+
+from .errors import UserError
+
+
+def data_dir() -> Path:
+    """$REPRODUCE_DATA_DIR, else ~/.cache/reproduce-distillation: datasets, generated corpora and checkpoints."""
+    return Path(os.environ.get("REPRODUCE_DATA_DIR") or Path.home() / ".cache" / "reproduce-distillation")
+
+
+def check_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise UserError(f"data folder {folder} is not writable ({e.strerror}); set REPRODUCE_DATA_DIR to a "
+                        "writable folder with about 100 MB free") from None
 
 
 def sha256_file(path: str | os.PathLike, algorithm: str = "sha256") -> str:
@@ -72,7 +89,6 @@ def exclusive_lock(path: str | os.PathLike, what: str):
             except BlockingIOError:
                 f.seek(0)
                 holder = f.read().strip() or "another process"
-                from .errors import UserError
                 raise UserError(f"{what} is already running ({holder}); wait for it to finish or stop it, then "
                                 f"run again (its lock {path} frees itself when that process ends)") from None
         f.seek(0)

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import copy
 
+from .catalog import CHAPTERS
+from .datasets.speech.corpus import CORPUS_KEYS
 from .errors import UserError, is_int
+from .train import TrainConfig
 
 PROFILE_NAMES = ("smoke", "quick", "paper")
 
@@ -143,9 +146,15 @@ SPECIALISTS = {
               "soft": dict(_SPEC_SOFT, batch_size=128, epochs=8, eval_every=1)},
 }
 
-EXPERIMENTS = {"mnist": MNIST, "omitted-digit": OMITTED_DIGIT, "temperature-sweep": TEMPERATURE_SWEEP,
-               "speech": SPEECH, "specialists": SPECIALISTS}
+# each experiment's recipes are the constant named like it (omitted-digit: OMITTED_DIGIT), so the list is catalog's
+EXPERIMENTS = {c.name: globals()[c.key.upper()] for c in CHAPTERS}
 ARCH_KEYS = {"channels", "hidden"}
+
+
+def default_profile() -> str:
+    """What profile="auto" means on this machine: `paper` on a CUDA GPU, else `smoke`."""
+    import torch
+    return "paper" if torch.cuda.is_available() else "smoke"
 
 
 def check_profile(profile: str) -> str:
@@ -180,8 +189,6 @@ def apply_overrides(recipes: dict, overrides: dict | list | None) -> dict:
             k, v = item.split("=", 1)
             pairs[k.strip()] = _parse_value(v.strip())
         overrides = pairs
-    from .core import TrainConfig
-    from .speech.corpus import CORPUS_KEYS
     train_fields = set(TrainConfig.__dataclass_fields__)
     for key, value in overrides.items():
         role, _, name = key.partition(".")

@@ -20,7 +20,7 @@ from typing import Sequence
 
 import torch
 
-from . import cpu_gemm
+from .train import gemm
 from .io import atomic_write_json
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -115,7 +115,7 @@ def provenance(device: torch.device, wall_s: float, commit: str | None = None, c
             "device": device_name(device), "wall_s": round(wall_s, 2),
             "ranks": int(os.environ.get("WORLD_SIZE", 1)),  # torchrun processes that trained the members
             "threads": torch.get_num_threads(), **cpu_info(),
-            **({"cpu_gemm": cpu_gemm.policy()} if device.type == "cpu" else {}),
+            **({"cpu_gemm": gemm.policy()} if device.type == "cpu" else {}),
             "command": command or invocation(),
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
 

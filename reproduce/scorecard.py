@@ -1,59 +1,19 @@
 """One row per number the paper reports: paper vs recorded `paper` run vs recorded `quick` run vs this build."""
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Callable
 
 from . import paper, verdicts
-from .report import fmt, seeds_phrase
+from .catalog import EXPERIMENTS, report_module
+from .reports.common import fmt, seeds_phrase
 from .results import is_clean, read_record, summarize
 
 
-def _pct3(r, key):  # percent of the test 3s correct, per seed
-    n = r["results"]["no3"]["n_test_special"]
-    return [100.0 * (1 - e / n) for e in r["results"]["no3"][key]["values"]]
-
-
-def _pct(r, tset, key):  # errors of 10,000 as a percentage, per seed
-    return [e / 100.0 for e in r["results"][tset][key]["values"]]
-
-
-# paper key -> (experiment, per-seed values from a record)
+# paper key -> (experiment, per-seed values from its record): each chapter's report names the paper numbers it
+# measures (PAPER_NUMBERS); the chapters come from the one list in catalog.py
 EXTRACT: dict[str, tuple[str, Callable[[dict], list]]] = {
-    "mnist.teacher_errors": ("mnist", lambda r: r["results"]["teacher"]["test_errors"]["values"]),
-    "mnist.small_errors": ("mnist", lambda r: r["results"]["small"]["test_errors"]["values"]),
-    "mnist.distilled_errors": ("mnist", lambda r: r["results"]["distilled"]["test_errors"]["values"]),
-    "mnist.distill_temperature": ("mnist", lambda r: [r["config"]["distilled"]["temperature"]]),
-    "omitted3.errors_before": ("omitted-digit", lambda r: r["results"]["no3"]["errors_before"]["values"]),
-    "omitted3.errors_on_3_before": ("omitted-digit", lambda r: r["results"]["no3"]["special_errors_before"]["values"]),
-    "omitted3.bias_shift": ("omitted-digit", lambda r: r["results"]["no3"]["shift_test_optimal"]["values"]),
-    "omitted3.errors_after": ("omitted-digit", lambda r: r["results"]["no3"]["errors_test_optimal"]["values"]),
-    "omitted3.errors_on_3_after": ("omitted-digit",
-                                   lambda r: r["results"]["no3"]["special_errors_test_optimal"]["values"]),
-    "omitted3.pct_3_correct_after": ("omitted-digit", lambda r: _pct3(r, "special_errors_test_optimal")),
-    "only78.error_pct_before": ("omitted-digit", lambda r: _pct(r, "only78", "errors_before")),
-    "only78.bias_shift": ("omitted-digit", lambda r: r["results"]["only78"]["shift_test_optimal"]["values"]),
-    "only78.error_pct_after": ("omitted-digit", lambda r: _pct(r, "only78", "errors_test_optimal")),
-    "speech.baseline_frame_acc": ("speech", lambda r: r["results"]["baseline"]["test_acc"]["values"]),
-    "speech.ensemble_frame_acc": ("speech", lambda r: [r["results"]["ensemble"]["test_acc"]]),
-    "speech.distilled_frame_acc": ("speech", lambda r: r["results"]["distilled"]["test_acc"]["values"]),
-    "speech.gain_transferred_pct": ("speech", lambda r: [r["results"]["distilled"]["gain_kept_pct"]]),
-    "reg.full_train_acc": ("speech", lambda r: r["results"]["baseline"]["train_acc"]["values"]),
-    "reg.full_test_acc": ("speech", lambda r: r["results"]["baseline"]["test_acc"]["values"]),
-    "reg.hard3_train_acc": ("speech", lambda r: r["results"]["hard3"]["train_acc_early_stopped"]["values"]),
-    "reg.hard3_test_acc": ("speech", lambda r: r["results"]["hard3"]["test_acc_early_stopped"]["values"]),
-    "reg.soft3_train_acc": ("speech", lambda r: r["results"]["soft3"]["train_acc_final"]["values"]),
-    "reg.soft3_test_acc": ("speech", lambda r: r["results"]["soft3"]["test_acc_final"]["values"]),
-    "reg.gap_recovered_pct": ("speech", lambda r: [r["results"]["soft3"]["gap_recovered_pct_early_stopped"]]),
-    "jft.baseline_conditional_acc": ("specialists",
-                                     lambda r: r["results"]["summary"]["generalist"]["conditional_acc_generalist"]["values"]),
-    "jft.baseline_top1": ("specialists", lambda r: r["results"]["summary"]["generalist"]["test_acc_generalist"]["values"]),
-    "jft.specialists_conditional_acc": ("specialists",
-                                        lambda r: r["results"]["summary"]["dustbin"]["conditional_acc_combined"]["values"]),
-    "jft.specialists_top1": ("specialists", lambda r: r["results"]["summary"]["dustbin"]["test_acc_combined"]["values"]),
-    "jft.relative_top1_gain_pct": ("specialists",
-                                   lambda r: r["results"]["summary"]["dustbin"]["relative_top1_gain_pct"]["values"]),
-    "jft.n_specialists": ("specialists", lambda r: r["results"]["summary"]["n_specialists"]["values"]),
-}
+    key: (name, get) for name in EXPERIMENTS for key, get in import_module(report_module(name)).PAPER_NUMBERS.items()}
 # Frame accuracies on our generated corpus are not comparable with the paper's on 2000 hours of voice search:
 # shown, never judged. Only the relative claims (share of the gain kept, share of the gap closed) are judged.
 # Likewise accuracies on the glyph proxy say nothing about JFT's; only the relative top-1 gain is judged.
@@ -170,9 +130,8 @@ def claims_table(results_dir=None):
 def paper_runs_text(results_dir=None) -> str:
     """Which `paper`-profile runs are recorded, with their seeds, device and commit: the column's numbers are
     only as strong as these (one seed on a CPU is not three on a GPU)."""
-    from .experiments import REGISTRY
     runs, one_seed = [], False
-    for exp in REGISTRY:
+    for exp in EXPERIMENTS:
         r = read_record("paper", exp, results_dir)
         if r:
             one_seed |= r["config"]["seeds"] == 1 or r["config"].get("teacher_seeds") == 1

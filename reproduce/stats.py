@@ -63,3 +63,15 @@ def spearman_p(x: Sequence[float], y: Sequence[float], draws: int = 20000) -> tu
         le += r <= rho + 1e-12
         total += 1
     return ge / total, le / total
+
+
+def gain_kept_pct(distilled: float, baseline: float, ensemble: float) -> float:
+    """The share (%) of the ensemble's gain over the baseline that the distilled model keeps; NaN without a gain."""
+    gain = ensemble - baseline
+    return 100 * (distilled - baseline) / gain if gain > 0 else float("nan")
+
+
+def gap_closed_pct(soft: float, hard: float, full: float) -> float:
+    """The share (%) of the gap between a model on 3% of the data (hard targets) and the full-data model that the
+    soft-target model on the same 3% closes; NaN without a gap."""
+    return 100 * (soft - hard) / (full - hard) if full > hard else float("nan")

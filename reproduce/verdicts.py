@@ -16,8 +16,10 @@ counted as reproduced.
 from __future__ import annotations
 
 import math
+import statistics
 
 from . import paper
+from .stats import ci95, spearman, spearman_p
 
 MARGIN = 0.10  # "close": beyond the noise band by at most this fraction of the paper's value (on the error scale)
 Z = 2.0        # the noise band in standard errors (about 95% two-sided)
@@ -116,7 +118,6 @@ def _errors_by_t(width_result: dict) -> dict[float, list[float]]:
 
 def high_t_similar(record: dict) -> dict:
     """Claim (a) on every width of 300 units or more in a temperature-sweep record."""
-    from .stats import ci95
     widths = {w: r for w, r in record["results"]["widths"].items() if int(w) >= 300}
     if not widths:
         return {"verdict": "not yet run", "why": "no width of 300 units or more in this run"}
@@ -145,7 +146,6 @@ def high_t_similar(record: dict) -> dict:
 
 def mid_t_best_at_30(record: dict) -> dict:
     """Claim (b) on the 30-unit width of a temperature-sweep record."""
-    from .stats import ci95
     r = record["results"]["widths"].get("30")
     if r is None:
         return {"verdict": "not yet run", "why": "no 30-unit width in this run"}
@@ -180,7 +180,6 @@ def table4_points(record: dict, variant: str = "dustbin") -> tuple[list[int], li
 
 def table4_trend(record: dict) -> dict:
     """Table 4's trend in a specialists record (dustbin specialists, pooled over seeds)."""
-    from .stats import spearman, spearman_p
     x, y = table4_points(record)
     if len(x) < 3:
         return {"verdict": "inconclusive", "why": f"{len(x)} rows of Table 4 with >= {TABLE4_MIN_IMAGES} images"}
@@ -194,3 +193,34 @@ def table4_trend(record: dict) -> dict:
 CLAIM_JUDGES = {"temperature.high_T_similar": ("temperature-sweep", high_t_similar),
                 "temperature.mid_T_best_at_30": ("temperature-sweep", mid_t_best_at_30),
                 "jft.table4_trend": ("specialists", table4_trend)}
+
+
+# The temperature chapter's two claims, computed when a sweep is recorded (experiments/temperature_sweep.py)
+TEMPERATURE_CLAIM_RULE = (
+    "Each member's test errors are grouped by temperature; a temperature's interval is its mean over seeds ± "
+    "t(0.975, n-1)·s/√n (95%). Claim (a) holds for a width when the intervals of all T > 8 overlap pairwise "
+    "(no temperature above 8 is distinguishable from another). Claim (b) holds when the best T in 2.5..4 has an "
+    "interval entirely below the intervals of the best T under 2.5 and of the best T over 4.")
+
+
+def temperature_claims(errors_by_t: dict[float, list[float]]) -> dict:
+    """Apply TEMPERATURE_CLAIM_RULE to {T: [errors per seed]}; returns both verdicts with the numbers behind them."""
+    ci = {t: ci95(v) for t, v in errors_by_t.items()}
+    mean = {t: statistics.fmean(v) for t, v in errors_by_t.items()}
+    high = [t for t in ci if t > 8]
+    overlap = all(ci[a][0] <= ci[b][1] and ci[b][0] <= ci[a][1] for a in high for b in high)
+    mid = [t for t in ci if 2.5 <= t <= 4]
+    low = [t for t in ci if t < 2.5]
+    hi4 = [t for t in ci if t > 4]
+    b = None
+    if mid and low and hi4:
+        best_mid = min(mid, key=mean.get)
+        best_low = min(low, key=mean.get)
+        best_hi = min(hi4, key=mean.get)
+        b = {"holds": ci[best_mid][1] < ci[best_low][0] and ci[best_mid][1] < ci[best_hi][0],
+             "best_mid": best_mid, "best_low": best_low, "best_high": best_hi,
+             "ci": {str(t): ci[t] for t in (best_mid, best_low, best_hi)}}
+    best = min(mean, key=mean.get)
+    return {"a_high_T_similar": {"holds": overlap if len(high) >= 2 else None, "temperatures": high,
+                                 "spread": (max(mean[t] for t in high) - min(mean[t] for t in high)) if high else None},
+            "b_mid_T_best": b, "best_T": best, "best_mean": mean[best]}

@@ -25,10 +25,12 @@ import time
 import numpy as np
 import torch
 
-from reproduce import core
-from reproduce.core import DeviceImages, TrainConfig
-from reproduce.distributed import train_members
+from reproduce import train as core
+from reproduce.train import DeviceImages, TrainConfig
+from reproduce.train.distributed import train_members
 from reproduce.experiments import mnist, omitted_digit
+from reproduce.experiments import teacher as shared_teacher
+from reproduce.experiments.common import runs_dir
 from reproduce.profiles import get_profile
 from reproduce.results import RESULTS_DIR, provenance
 
@@ -45,9 +47,9 @@ if args.jitter_copies < 1 or any(len(c) != 2 for c in grid):
 
 dev = torch.device("cpu")
 t0 = time.time()
-tcfg = mnist.teacher_config("paper", 1)
-m, train, test, teacher = mnist.data_and_teacher({"teacher": tcfg["teacher"], "teacher_seeds": 1, "profile": "paper"},
-                                                 dev, True)
+tcfg = shared_teacher.teacher_config("paper", 1)
+m, train, test, teacher = shared_teacher.data_and_teacher(
+    {"teacher": tcfg["teacher"], "teacher_seeds": 1, "profile": "paper"}, dev, True)
 pool, val_idx = omitted_digit.split_indices(len(m.train_y), get_profile("omitted-digit", "paper")["val_size"])
 val = DeviceImages(m.train_x[val_idx], m.train_y[val_idx], dev)
 images, labels = m.train_x[pool], m.train_y[pool]
@@ -68,7 +70,7 @@ recipe["eval_every"] = max(1, min(recipe["eval_every"], recipe["epochs"] // 5))
 seeds = [mnist.SEED_BASE["distilled"]] * len(grid)
 res = train_members(TrainConfig(**recipe), seeds, transfer, test, teacher_logits=soft,
                     temperatures=[t for t, _ in grid], hard_weights=[a for _, a in grid], evals={"val": val},
-                    checkpoint_dir=mnist.runs_dir(), name=f"explore-{args.tag}", desc=f"explore {args.tag}")
+                    checkpoint_dir=runs_dir(), name=f"explore-{args.tag}", desc=f"explore {args.tag}")
 hist = {str(k): v for k, v in sorted(res.history.items())}
 last = hist[max(hist, key=int)]
 cells = [{"temperature": t, "hard_weight": a, "val_errors": last["val_errors"][i],

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from reproduce import data  # noqa: E402
+from reproduce.datasets import mnist as data  # noqa: E402
 from reproduce.io import atomic_write_json  # noqa: E402
 from reproduce.results import RESULTS_DIR, provenance, summarize  # noqa: E402
 from tolerances import SMOKE, get  # noqa: E402

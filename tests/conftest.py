@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from reproduce import data
+from reproduce.catalog import CHAPTERS, PAGES
+from reproduce.datasets import mnist as data
 from reproduce.results import REPO_ROOT
 
 os.environ.setdefault("REPRODUCE_NO_PROGRESS", "1")
@@ -21,10 +22,7 @@ def data_dir(tmp_path, monkeypatch):
 
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
-EXPERIMENT_OF = {"01_mnist": "mnist", "02_omitted_digit": "omitted-digit", "03_temperature": "temperature-sweep", "04_speech": "speech",
-                 "05_specialists": "specialists",
-                 "98_performance": None,
-                 "99_scorecard": None}
+EXPERIMENT_OF = {**{c.notebook: c.name for c in CHAPTERS}, **dict.fromkeys(PAGES)}  # notebook -> experiment
 
 
 @pytest.fixture(scope="session")

@@ -27,29 +27,29 @@ ROOT = Path(__file__).resolve().parent.parent
 # name: (file, text, replacement, what it breaks, tests that must fail)
 MUTANTS = {
     "a_no_T_squared": (
-        "reproduce/distill.py", "loss = (1 - a) * T * T * soft_kl(", "loss = (1 - a) * soft_kl(",
+        "reproduce/train/loss.py", "loss = (1 - a) * T * T * soft_kl(", "loss = (1 - a) * soft_kl(",
         "the T^2 factor on the soft term dropped",
         ["tests/test_distill.py::test_golden_weighted_loss_T2",
          "tests/test_distill.py::test_T_squared_keeps_soft_gradient_scale"]),
     "b_weights_swapped": (
-        "reproduce/distill.py", "loss = (1 - a) * T * T * soft_kl(student_logits, teacher_logits, temperature)\n"
+        "reproduce/train/loss.py", "loss = (1 - a) * T * T * soft_kl(student_logits, teacher_logits, temperature)\n"
         "    loss = loss + a * hard_cross_entropy(",
         "loss = a * T * T * soft_kl(student_logits, teacher_logits, temperature)\n"
         "    loss = loss + (1 - a) * hard_cross_entropy(",
         "the soft and hard weights swapped",
         ["tests/test_distill.py::test_golden_weighted_loss_T1"]),
     "c_targets_misaligned": (
-        "reproduce/core.py", "1, idx.unsqueeze(-1).expand(-1, -1, self.teacher_logits.shape[-1])), y,",
+        "reproduce/train/trainer.py", "1, idx.unsqueeze(-1).expand(-1, -1, self.teacher_logits.shape[-1])), y,",
         "1, ((idx + 1) % self.n_train).unsqueeze(-1).expand(-1, -1, self.teacher_logits.shape[-1])), y,",
         "each soft target taken from the next image",
         ["tests/test_core.py::test_soft_targets_belong_to_the_image_they_are_applied_to"]),
     "d_student_not_softened": (
-        "reproduce/distill.py", "return (logp.exp() * (logp - torch.log_softmax(student_logits / T, dim=-1)))",
+        "reproduce/train/loss.py", "return (logp.exp() * (logp - torch.log_softmax(student_logits / T, dim=-1)))",
         "return (logp.exp() * (logp - torch.log_softmax(student_logits, dim=-1)))",
         "the student's logits not divided by T in the soft term",
         ["tests/test_distill.py::test_golden_weighted_loss_T2"]),
     "e_teacher_at_T1": (
-        "reproduce/distill.py", "logp = torch.log_softmax(teacher_logits / T, dim=-1)",
+        "reproduce/train/loss.py", "logp = torch.log_softmax(teacher_logits / T, dim=-1)",
         "logp = torch.log_softmax(teacher_logits, dim=-1)",
         "the teacher softened at T = 1 whatever T is",
         ["tests/test_distill.py::test_golden_weighted_loss_T2"]),
@@ -112,7 +112,7 @@ def main():
     smoke = [e for e in args.smoke.split(",") if e]
     data_dir = None
     if smoke:
-        from reproduce import data
+        from reproduce.datasets import mnist as data
         data.load_mnist()
     for name in args.only.split(","):
         _, _, _, what, tests = MUTANTS[name]
@@ -123,7 +123,7 @@ def main():
             if smoke:
                 data_dir = Path(tmp) / "data"
                 (data_dir / "mnist").mkdir(parents=True)
-                from reproduce import data
+                from reproduce.datasets import mnist as data
                 for f in (data.cache_path(), data.cache_path().with_suffix(".npz.sha256")):
                     shutil.copy(f, data_dir / "mnist" / f.name)
                 devs = smoke_deviations(root, smoke, data_dir)

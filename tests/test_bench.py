@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from reproduce import bench
-from reproduce.core import DeviceImages, TrainConfig, Trainer
+from reproduce.train import DeviceImages, TrainConfig, Trainer
 from reproduce.errors import UserError
 from test_core import synthetic
 
@@ -50,8 +50,8 @@ def test_a_core_on_onednn_is_also_timed_on_mkl(gemm, monkeypatch):
     assert (bench.MKL_ROW in rows) == (gemm == "onednn")
     assert rows["core, eager, E=1"]["models"] == 1 and rows[bench.REFERENCE]["speedup_vs_reference_per_model"] == 1
     calls = []
-    real = bench.cpu_gemm.linear
-    monkeypatch.setattr(bench.cpu_gemm, "linear", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = bench.gemm.linear
+    monkeypatch.setattr(bench.gemm, "linear", lambda *a, **k: calls.append(1) or real(*a, **k))
     bench.core_step_fn(DeviceImages(x, y, CPU), cfg, 1, graph=False, onednn=False)()
     assert calls == []
     bench.core_step_fn(DeviceImages(x, y, CPU), cfg, 1, graph=False)()

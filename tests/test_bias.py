@@ -83,7 +83,7 @@ class _Logits:
 def _set_with_deficit(n_per_class: int, deficit: float, margin: float, seed: int):
     """Ten classes; a 3 scores `deficit` below the runner-up, every other digit `margin` above class 3 (so a 3-bias
     shift in (deficit, margin) is optimal). Returns (DeviceImages, logits (1, N, 10))."""
-    from reproduce.core import DeviceImages
+    from reproduce.train import DeviceImages
     g = torch.Generator().manual_seed(seed)
     y = torch.arange(10).repeat_interleave(n_per_class)
     z = torch.randn(len(y), 10, generator=g) * 0.1

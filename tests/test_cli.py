@@ -4,11 +4,11 @@ import sys
 
 import pytest
 
-from reproduce.core import TrainConfig
+from reproduce.train import TrainConfig
 from reproduce.errors import UserError
 from reproduce.experiments import mnist
 from reproduce.profiles import apply_overrides, get_profile
-from reproduce.report import check_params
+from reproduce.chapter import check_params
 from reproduce.results import REPO_ROOT
 
 

@@ -3,8 +3,8 @@ exactly what a plain nn.Sequential with member e's weights computes, and its ini
 alone."""
 import torch
 
-from reproduce.cnn import BatchedCNN
-from reproduce.core import member_generators
+from reproduce.train.cnn import BatchedCNN
+from reproduce.train import member_generators
 
 CPU = torch.device("cpu")
 

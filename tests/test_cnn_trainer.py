@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from reproduce.cnn_trainer import CNNTrainer, SubsetSampler
-from reproduce.core import TrainConfig
-from reproduce.image_sets import FixedImages, ImagePool
+from reproduce.train.cnn_trainer import CNNTrainer, SubsetSampler
+from reproduce.train import TrainConfig
+from reproduce.datasets.image_sets import FixedImages, ImagePool
 
 CPU = torch.device("cpu")
 ARCH = {"channels": [4], "hidden": 16}

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from reproduce.core import PAD, BatchedMLP, DeviceImages, TrainConfig, Trainer, member_generators, schedules
+from reproduce.train import PAD, BatchedMLP, DeviceImages, TrainConfig, Trainer, member_generators, schedules
 from reproduce.errors import UserError
 
 CPU = torch.device("cpu")
@@ -280,27 +280,27 @@ def test_onednn_predictions_are_mkls(data, monkeypatch):
 def test_cpu_gemm_choice(monkeypatch):
     """auto: oneDNN from a million multiply-adds per example (the teacher's 2.4 M), MKL below (784-300-300-10);
     mkl: never; onednn: always, or a UserError naming the fix where it does not work; anything else: a UserError."""
-    from reproduce import cpu_gemm
+    from reproduce.train import gemm
     teacher, narrow = (784, 1200, 1200, 10), (784, 300, 300, 10)
     monkeypatch.delenv("REPRODUCE_CPU_GEMM", raising=False)
-    assert cpu_gemm.use_onednn(teacher) and not cpu_gemm.use_onednn(narrow)
-    assert cpu_gemm.use_onednn((1000, 1000)) and not cpu_gemm.use_onednn((999, 1000))
-    assert cpu_gemm.policy() == "oneDNN for MLPs of >= 1,000,000 multiply-adds per example, else MKL"
+    assert gemm.use_onednn(teacher) and not gemm.use_onednn(narrow)
+    assert gemm.use_onednn((1000, 1000)) and not gemm.use_onednn((999, 1000))
+    assert gemm.policy() == "oneDNN for MLPs of >= 1,000,000 multiply-adds per example, else MKL"
     from reproduce.results import provenance
-    assert provenance(CPU, 1.0, commit="abc")["cpu_gemm"] == cpu_gemm.policy()  # records say which library
+    assert provenance(CPU, 1.0, commit="abc")["cpu_gemm"] == gemm.policy()  # records say which library
     monkeypatch.setenv("REPRODUCE_CPU_GEMM", "mkl")
-    assert not cpu_gemm.use_onednn(teacher) and cpu_gemm.policy() == "MKL (REPRODUCE_CPU_GEMM=mkl)"
+    assert not gemm.use_onednn(teacher) and gemm.policy() == "MKL (REPRODUCE_CPU_GEMM=mkl)"
     monkeypatch.setenv("REPRODUCE_CPU_GEMM", "oneDNN ")
-    assert cpu_gemm.use_onednn(narrow)
+    assert gemm.use_onednn(narrow)
     monkeypatch.setenv("REPRODUCE_CPU_GEMM", "blis")
     with pytest.raises(UserError, match="REPRODUCE_CPU_GEMM='blis' is not one of auto, onednn, mkl"):
-        cpu_gemm.use_onednn(teacher)
-    monkeypatch.setattr(cpu_gemm, "_works", lambda: False)  # a PyTorch without oneDNN
+        gemm.use_onednn(teacher)
+    monkeypatch.setattr(gemm, "_works", lambda: False)  # a PyTorch without oneDNN
     monkeypatch.setenv("REPRODUCE_CPU_GEMM", "auto")
-    assert not cpu_gemm.use_onednn(teacher) and cpu_gemm.policy().startswith("MKL (this PyTorch has no")
+    assert not gemm.use_onednn(teacher) and gemm.policy().startswith("MKL (this PyTorch has no")
     monkeypatch.setenv("REPRODUCE_CPU_GEMM", "onednn")
     with pytest.raises(UserError, match="unset REPRODUCE_CPU_GEMM"):
-        cpu_gemm.use_onednn(teacher)
+        gemm.use_onednn(teacher)
 
 
 def test_cpu_hidden_dropout_masks_are_fair_coins_per_member(data):

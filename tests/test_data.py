@@ -15,7 +15,7 @@ from functools import partial
 import numpy as np
 import pytest
 
-from reproduce import data
+from reproduce.datasets import mnist as data
 from reproduce.errors import UserError
 
 SMALL = data.Expected(n_train=30, n_test=20, test_count_of_3=2)

@@ -3,7 +3,7 @@ import math
 
 import torch
 
-from reproduce.distill import distillation_loss, hard_cross_entropy, soft_cross_entropy, soft_kl
+from reproduce.train.loss import distillation_loss, hard_cross_entropy, soft_cross_entropy, soft_kl
 
 # Student logits give q = (1/6, 2/6, 3/6) at T = 1; teacher logits give p = (1/2, 1/3, 1/6).
 Z = torch.tensor([[0.0, math.log(2), math.log(3)]], dtype=torch.float64)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reproduce.speech import corpus as C
+from reproduce.datasets.speech import corpus as C
 from tolerances import SMOKE, get
 
 pytestmark = pytest.mark.slow

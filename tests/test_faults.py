@@ -14,7 +14,8 @@ import time
 import numpy as np
 import pytest
 
-from reproduce import data, io as rio
+from reproduce.datasets import mnist as data
+from reproduce import io as rio
 from reproduce.results import read_record, write_record
 
 TINY = ["run", "mnist", "--profile", "smoke", "--rerun", "--no-progress", "--set", "teacher.epochs=4",
@@ -209,7 +210,7 @@ def test_sigkill_during_a_download_leaves_nothing_and_the_next_fetch_succeeds(tm
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/"
     md5 = {n: hashlib.md5(b).hexdigest() for n, b in blobs.items()}
-    code = ("from reproduce import data\n"
+    code = ("from reproduce.datasets import mnist as data\n"
             f"data.IDX_MD5 = {md5!r}\nprint('fetching', flush=True)\n"
             f"data.load_mnist(mirrors=({url!r},), expected=data.Expected(30, 20, 2))\n")
     p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
@@ -224,7 +225,7 @@ def test_sigkill_during_a_download_leaves_nothing_and_the_next_fetch_succeeds(tm
     left = list(data_dir.rglob("*")) if data_dir.exists() else []
     assert [f for f in left if f.is_file()] == []  # no half cache, no temp file
     stall.clear()
-    import reproduce.data as d
+    import reproduce.datasets.mnist as d
     old = d.IDX_MD5
     try:
         d.IDX_MD5 = md5

@@ -3,7 +3,7 @@ neighbours kept apart, identical renders merged, test faces never used for train
 import numpy as np
 import pytest
 
-from reproduce import glyphs
+from reproduce.datasets import glyphs
 from reproduce.errors import UserError
 
 

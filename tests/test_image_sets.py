@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from reproduce import image_sets as I
+from reproduce.datasets import image_sets as I
 from reproduce.errors import UserError
 
 CPU = torch.device("cpu")

@@ -1,5 +1,6 @@
 """The MNIST and omitted-digit chapters' tables and verdicts (per-seed table, one-seed paper records)."""
-from reproduce import report
+from reproduce.reports import common as report
+from reproduce.reports import mnist as report_mnist
 
 
 def _role(seeds, errors, wall_s, resumed=None):
@@ -13,7 +14,7 @@ def test_per_seed_table_says_when_a_role_was_resumed():
     record = {"results": {"teacher": _role([1000, 1001], [91.0, 102.0], 0.0, resumed=60),
                           "small": _role([2000, 2001], [150.0, 153.0], 120.5, resumed=0),
                           "distilled": _role([3000, 3001], [119.0, 121.0], 130.0)}}
-    df = report.per_seed_table(record)
+    df = report_mnist.per_seed_table(record)
     assert list(df["model"]) == ["teacher", "teacher", "small", "small", "distilled", "distilled"]
     assert list(df["test errors"]) == [91, 102, 150, 153, 119, 121]
     assert list(df["resumed from epoch"]) == [60, 60, 0, 0, 0, 0]
@@ -30,18 +31,18 @@ def _record(profile, errors_by_role, commit="abc1234"):
 def test_one_seed_paper_record_is_called_provisional_with_the_quick_spread():
     quick = _record("quick", {"teacher": [91, 102], "small": [150, 153], "distilled": [119, 121]})
     one = _record("paper", {"teacher": [68], "small": [147], "distilled": [80]})
-    text = report.mnist_verdict_text({"paper": one, "quick": quick}, quick)
+    text = report_mnist.verdict_text({"paper": one, "quick": quick}, quick)
     assert "profile `paper`, 1 seed, cpu" in text and "**one seed** (trained on cpu)" in text and "teacher ± 7.8" in text and "small ± 2.1" in text
     # the paper run's own gap closed is stated: (147 - 80) / (147 - 68) = 85%
     assert "In the recorded `paper` run (`paper`) distillation removes 85%" in text
     three = _record("paper", {"teacher": [66, 69, 69], "small": [147, 145, 150], "distilled": [80, 75, 77]})
-    assert "one seed" not in report.mnist_verdict_text({"paper": three, "quick": quick}, quick)
+    assert "one seed" not in report_mnist.verdict_text({"paper": three, "quick": quick}, quick)
 
 
 def test_omitted_digit_verdict_on_a_one_seed_paper_record():
     import copy
 
-    from reproduce import report_omitted
+    from reproduce.reports import omitted_digit as report_omitted
     from reproduce.results import read_record, summarize
     quick = read_record("quick", "omitted-digit")
     one = copy.deepcopy(quick)
@@ -82,7 +83,7 @@ def test_mnist_curves_show_the_recorded_runs_then_this_run_once():
 def test_omitted_shortfall_splits_the_excess_between_the_3s_and_the_digits_seen():
     import copy
 
-    from reproduce import report_omitted
+    from reproduce.reports import omitted_digit as report_omitted
     from reproduce.results import read_record, summarize
     rec = copy.deepcopy(read_record("quick", "omitted-digit"))
     rec["results"]["no3"]["errors_test_optimal"] = summarize([140.0, 150.0])
@@ -100,7 +101,7 @@ def test_omitted_epochs_are_chosen_on_validation(tmp_path):
     import copy
     import json
 
-    from reproduce import report_omitted
+    from reproduce.reports import omitted_digit as report_omitted
     from reproduce.results import read_record, summarize
     long = read_record("quick", "omitted-digit")
     short = copy.deepcopy(long)

@@ -1,7 +1,7 @@
 """The MNIST chapter's view of the distilled-student explorations: which cell is chosen, and what the text says."""
 import json
 
-from reproduce import report_mnist_explore as rx
+from reproduce.reports import mnist as rx
 
 
 def _record(path, tag, lr, copies, grid):
@@ -15,33 +15,33 @@ def _record(path, tag, lr, copies, grid):
 def test_chosen_is_the_fewest_validation_errors_with_the_papers_transfer_set(tmp_path):
     _record(tmp_path, "a", 0.05, 1, [(20, 0.1, 50, 100), (20, 0.0, 44, 104), (8, 0.1, 47, 90)])
     _record(tmp_path, "b", 0.05, 4, [(20, 0.1, 30, 70)])  # better, but not the paper's transfer set
-    recs = rx.load(tmp_path)
+    recs = rx.explorations(tmp_path)
     best = rx.best_cell(rx.cells(recs))
     assert (best["temperature"], best["hard_weight"], best["val_errors"]) == (20, 0.0, 44)
-    text = rx.summary(recs)
+    text = rx.explorations_summary(recs)
     assert "makes 50 validation errors and 100 test errors" in text and "under about 14 validation errors" in text
     # chosen on validation, worse on test, and within the noise
     assert "44 validation errors (-6) and 104 test errors (+4): within the noise, so the profiles keep" in text
     assert "gives, at its best cell, 30 validation and 70 test errors, against 50 and 100" in text
-    df = rx.table(recs)
+    df = rx.explorations_table(recs)
     assert list(df[""]) == ["the paper's recipe", "best on validation", "", ""]
     _record(tmp_path, "c", 0.2, 1, [(20, 0.1, 4500, 9000), (20, 0.3, 20, 60)])  # one cell diverged, one far better
-    recs = rx.load(tmp_path)
-    assert "20 validation errors (-30) and 60 test errors (-40): beyond the noise." in rx.summary(recs)
-    assert list(rx.table(recs)[""])[-2:] == ["diverged", "best on validation"]
+    recs = rx.explorations(tmp_path)
+    assert "20 validation errors (-30) and 60 test errors (-40): beyond the noise." in rx.explorations_summary(recs)
+    assert list(rx.explorations_table(recs)[""])[-2:] == ["diverged", "best on validation"]
     assert list(df["transfer set"])[-1] == "4 copies, 3 shifted (not the paper's)"
 
 
 def test_a_tie_on_validation_keeps_the_papers_recipe(tmp_path):
     _record(tmp_path, "a", 0.05, 1, [(8, 0.1, 50, 90), (20, 0.1, 50, 100)])
-    recs = rx.load(tmp_path)
+    recs = rx.explorations(tmp_path)
     assert rx.is_paper_cell(rx.best_cell(rx.cells(recs)))
-    assert "No other cell with the paper's transfer set does better on validation." in rx.summary(recs)
+    assert "No other cell with the paper's transfer set does better on validation." in rx.explorations_summary(recs)
 
 
 def test_no_record_says_how_to_make_one(tmp_path):
-    assert rx.load(tmp_path) == []
-    assert "scripts/explore_mnist_distill.py" in rx.summary([])
+    assert rx.explorations(tmp_path) == []
+    assert "scripts/explore_mnist_distill.py" in rx.explorations_summary([])
     assert rx.best_cell([]) is None
 
 
@@ -56,6 +56,6 @@ def test_plateau_is_where_the_curve_stays_near_its_final_count():
 def test_finding_for_other_chapters(tmp_path):
     assert rx.finding([]) == ""
     _record(tmp_path, "a", 0.05, 1, [(20, 0.1, 50, 100), (20, 0.3, 45, 98)])
-    assert "found no cell better than it on validation images beyond the noise" in rx.finding(rx.load(tmp_path))
+    assert "found no cell better than it on validation images beyond the noise" in rx.finding(rx.explorations(tmp_path))
     _record(tmp_path, "b", 0.1, 1, [(20, 0.1, 20, 60)])
-    assert rx.finding(rx.load(tmp_path)).endswith("found a better cell on validation images: T = 20, hard weight 0.1, lr 0.1")
+    assert rx.finding(rx.explorations(tmp_path)).endswith("found a better cell on validation images: T = 20, hard weight 0.1, lr 0.1")

@@ -1,7 +1,7 @@
 """The specialists chapter's verdict rule and its sentences, on constructed records."""
 import math
 
-from reproduce import report_specialists as R
+from reproduce.reports import specialists as R
 
 
 def _record(rows, gain=2.0, n_spec=48, classes=1371, in_subset=(80.0, 75.0)):

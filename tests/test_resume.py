@@ -23,7 +23,7 @@ def start(results, data_dir, env_extra=None):
 
 
 def test_sigkill_then_rerun_gives_the_uninterrupted_result(tmp_path):
-    from reproduce import data
+    from reproduce.datasets import mnist as data
     data.load_mnist()  # fetch once into the shared cache, then copy it into the private data folders
     cache = data.cache_path()
     for name in ("a", "b"):

@@ -1,7 +1,7 @@
 """Section 5's machinery on constructed cases with known answers."""
 import torch
 
-from reproduce.specialists import combine, confusion_clusters
+from reproduce.specialist_ensembles import combine, confusion_clusters
 
 
 def _dirichlet(n, c, seed):
@@ -58,7 +58,7 @@ def test_clusters_recover_blocks_of_confusable_classes():
 # ----------------------------------------------------------------------------------------------------
 # Specialists' label spaces, prior correction and starting weights
 # ----------------------------------------------------------------------------------------------------
-from reproduce import specialists as S  # noqa: E402
+from reproduce import specialist_ensembles as S  # noqa: E402
 
 
 def _blocky(blocks, n_classes, n=800, seed=0):
@@ -115,8 +115,8 @@ def test_the_dustbin_shift_undoes_half_and_half_sampling_exactly():
 
 
 def test_specialists_start_as_the_generalist_on_their_classes():
-    from reproduce.cnn import BatchedCNN
-    from reproduce.core import member_generators
+    from reproduce.train.cnn import BatchedCNN
+    from reproduce.train import member_generators
     cpu = torch.device("cpu")
     gen = BatchedCNN((4, 8), 16, 9, 16, member_generators([1, 2], cpu), cpu)
     subsets = [[0, 3, 7], [5, 6]]

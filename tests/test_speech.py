@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from reproduce.errors import UserError
-from reproduce.frames import DeviceFrames
-from reproduce.speech import corpus as C
-from reproduce.speech import features as F
-from reproduce.speech.espeak import shared
+from reproduce.train.data import DeviceFrames
+from reproduce.datasets.speech import corpus as C
+from reproduce.datasets.speech import features as F
+from reproduce.datasets.speech.espeak import shared
 
 TINY = dict(seed=7, language="en-us", train_speakers=3, test_speakers=2, utterances_per_speaker=4, test_utterances=2,
             words=[3, 6], snr_db=[5, 20], rate=[140, 200], pitch=[30, 70], val_fraction=0.25,
@@ -115,7 +115,7 @@ def test_cache_is_verified_and_regenerated_when_corrupt(tmp_path):
 
 
 def test_missing_library_is_one_clear_error(monkeypatch):
-    from reproduce.speech import espeak
+    from reproduce.datasets.speech import espeak
     monkeypatch.setenv("REPRODUCE_ESPEAK_LIBRARY", "/nonexistent/libespeak-ng.so")
     with pytest.raises(UserError, match="pip install espeakng-loader"):
         espeak.Synthesizer()
@@ -140,7 +140,7 @@ def test_every_corpus_value_is_checked_before_use(key, value):
 
 
 def test_ensemble_soft_targets_are_the_members_averaged_probabilities():
-    from reproduce.core import BatchedMLP, member_generators
+    from reproduce.train import BatchedMLP, member_generators
     from reproduce.experiments.speech import ensemble_eval, soft_target_logits
     rng = np.random.default_rng(0)
     rows = rng.standard_normal((60, 4)).astype(np.float16)
@@ -162,7 +162,7 @@ def test_explorations_table_picks_t_on_validation(tmp_path):
     """The recipe explorations' table takes each run's T by validation accuracy, never by test accuracy."""
     import json as _json
 
-    from reproduce import report_speech
+    from reproduce.reports import speech as report_speech
     out = {"members_test": 50.0, "ensemble_test": 60.0, "members_train_sample": 80.0,
            "distilled": {"2.0": {"test": 59.0, "val": 61.0}, "5.0": {"test": 52.0, "val": 70.0}},
            "kept_val": {"2.0": 10.0, "5.0": 90.0}, "kept_test": {"2.0": 90.0, "5.0": 20.0}}
@@ -182,7 +182,7 @@ def test_soft3_grid_table_chooses_on_validation(tmp_path):
     """Table 5's recipe exploration marks the cell of best validation accuracy, not the one of best test accuracy."""
     import json as _json
 
-    from reproduce import report_speech
+    from reproduce.reports import speech as report_speech
     cell = lambda t, a, va, te: {"temperature": t, "hard_weight": a, "train_acc": 70.0, "val_acc": va,  # noqa: E731
                                  "test_acc": te, "recovered_val_pct": 0.0, "recovered_test_pct": 0.0}
     grid = [cell(2.0, 0.5, 40.0, 45.0), cell(5.0, 0.0, 44.0, 41.0), cell(1.0, 0.0, 42.0, 43.0)]
@@ -211,10 +211,11 @@ def test_recorded_roles_carry_no_default_sizes():
 
 
 def test_corpus_card_record_is_checked_against_the_size_targets(tiny, tmp_path):
-    from reproduce import report_speech
+    from reproduce.reports import speech as report_speech
     from reproduce.results import read_record
     assert "not recorded yet" in report_speech.corpus_targets_text(None)
-    path = C.record_card("paper", TINY, C.card(tiny), 12.0, tmp_path)
+    from reproduce.cli import _record_corpus_card
+    path = _record_corpus_card("paper", TINY, C.card(tiny), 12.0, tmp_path)
     rec = read_record("paper", "speech-corpus", tmp_path)
     assert path.exists() and rec["config"]["corpus"] == TINY and rec["provenance"]["wall_s"] == 12.0
     text = report_speech.corpus_targets_text(rec)
@@ -225,7 +226,7 @@ def test_corpus_card_record_is_checked_against_the_size_targets(tiny, tmp_path):
 
 
 def test_paper_cpu_hours_scales_the_quick_run_by_frames_and_multiply_adds():
-    from reproduce import report_speech
+    from reproduce.reports import speech as report_speech
     quick = {"results": {"sizes": [10, 5, 2], "corpus": {"frames": {"train": 100}}}, "provenance": {"wall_s": 3600.0}}
     corpus = {"results": {"corpus": {"labels": 2, "frames": {"train": 300}}}}
     hidden = __import__("reproduce.profiles", fromlist=["x"]).get_profile("speech", "paper")["hidden"]

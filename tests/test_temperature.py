@@ -5,13 +5,14 @@ import pytest
 
 from reproduce.errors import UserError
 from reproduce.experiments import temperature_sweep as ts
+from reproduce.stats import ci95
 
 
 def test_ci95_matches_a_hand_computation():
-    lo, hi = ts.ci95([10.0, 12.0, 14.0])  # mean 12, s = 2, t(0.975, 2) = 4.303
+    lo, hi = ci95([10.0, 12.0, 14.0])  # mean 12, s = 2, t(0.975, 2) = 4.303
     half = 4.303 * 2 / math.sqrt(3)
     assert abs(lo - (12 - half)) < 1e-9 and abs(hi - (12 + half)) < 1e-9
-    assert ts.ci95([5.0]) == (5.0, 5.0)
+    assert ci95([5.0]) == (5.0, 5.0)
 
 
 def test_claim_b_holds_when_mid_T_is_clearly_best():
@@ -71,7 +72,7 @@ def test_chapter_shows_the_recorded_runs_beside_this_run():
     """The book is built at smoke in CI: the recorded quick/paper sweeps must carry the verdicts, each labelled."""
     import copy
 
-    from reproduce import report_temperature as R
+    from reproduce.reports import temperature_sweep as R
     from reproduce.results import read_record
     quick, smoke = read_record("quick", "temperature-sweep"), read_record("smoke", "temperature-sweep")
     shown = R.runs_shown({"paper": None, "quick": quick}, smoke)

@@ -32,3 +32,8 @@ def test_every_compared_number_was_measured():
     measured = {k for p in MEASURED for k in json.loads(p.read_text())["numbers"]}
     compared = {f"{exp}:{n}" for exp, d in SMOKE.items() for n in d}
     assert compared <= measured, sorted(compared - measured)
+
+
+def test_every_experiment_has_smoke_tolerances():
+    from reproduce.catalog import EXPERIMENTS
+    assert set(SMOKE) == set(EXPERIMENTS), "give each experiment of reproduce/catalog.py its block in tests/tolerances.py"

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from importlib import import_module
 
+from ..catalog import EXPERIMENTS, experiment_module
 from ..errors import UserError
 
-REGISTRY = {"mnist": "reproduce.experiments.mnist", "omitted-digit": "reproduce.experiments.omitted_digit",
-            "temperature-sweep": "reproduce.experiments.temperature_sweep",
-            "speech": "reproduce.experiments.speech", "specialists": "reproduce.experiments.specialists"}
+REGISTRY = {name: experiment_module(name) for name in EXPERIMENTS}  # name -> module, from the one list
 
 
 def get(name: str):

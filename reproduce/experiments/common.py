@@ -4,10 +4,10 @@ from __future__ import annotations
 import time
 from contextlib import nullcontext
 
-from .. import distributed
-from ..core import TrainConfig, config_fingerprint, resolve_device
 from ..errors import UserError
-from ..io import exclusive_lock
+from ..io import data_dir, exclusive_lock
+from ..train import TrainConfig, config_fingerprint, distributed, resolve_device
+from ..train.distributed import train_members
 from ..results import git_commit, invocation, provenance, read_record, record_path, write_record
 
 
@@ -87,3 +87,19 @@ class Run:
         if write:
             self.log(f"recorded {write_record(rec, profile, self.name, self.results_dir)}")
         return rec
+
+
+def runs_dir():
+    """Where every experiment's checkpoints live ($REPRODUCE_DATA_DIR/runs), keyed by their fingerprints."""
+    return data_dir() / "runs"
+
+
+def train_role(role: str, recipe: dict, seeds: list, train, test, teacher_logits=None, progress: bool = True,
+               label: str = "", **per_member):
+    """Train (or resume, or load when finished) one MLP recipe's seeds as one batched model.
+
+    per_member: `temperatures` and `hard_weights`, one value per member, for sweeps."""
+    tc = TrainConfig(**recipe)
+    return train_members(tc, seeds, train, test, teacher_logits=teacher_logits if tc.temperature else None,
+                         checkpoint_dir=runs_dir(), progress=progress, name=role, desc=f"{label} {role}".strip(),
+                         **per_member)

@@ -13,14 +13,15 @@ import numpy as np
 import torch
 
 from .. import bias
-from ..core import DeviceImages, TrainConfig
+from ..train import DeviceImages, TrainConfig
 from ..errors import UserError
 from ..profiles import apply_overrides, check_int, get_profile
 from ..results import summarize
-from .common import Run, experiment, role_config
-from . import mnist
+from .common import Run, experiment, role_config, train_role
+from . import teacher as shared_teacher
 
 NAME = "omitted-digit"
+SEEDS = (1, 64)  # the allowed `seeds` (CLI --seeds, notebook parameter)
 TRANSFER_SETS = {
     # name: (classes kept in the transfer set, classes whose bias is shifted, shift grid)
     "no3": ([0, 1, 2, 4, 5, 6, 7, 8, 9], [3], (-2.0, 12.0, 0.05)),
@@ -37,9 +38,9 @@ def shift_grid(name: str) -> torch.Tensor:
 
 def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> dict:
     recipes = apply_overrides(get_profile(NAME, profile), overrides)
-    n = check_int("seeds", recipes["seeds"] if seeds is None else seeds, 1, 64)
+    n = check_int("seeds", recipes["seeds"] if seeds is None else seeds, *SEEDS)
     v = check_int("val_size", recipes["val_size"], 100, 20000)
-    teacher_cfg = mnist.teacher_config(profile, recipes["teacher_seeds"])
+    teacher_cfg = shared_teacher.teacher_config(profile, recipes["teacher_seeds"])
     cfg = {"experiment": NAME, "profile": profile, "seeds": n, "val_size": v,
            "teacher": teacher_cfg["teacher"], "teacher_seeds": teacher_cfg["seeds"]}
     for name in TRANSFER_SETS:
@@ -63,7 +64,7 @@ def transfer_indices(labels: np.ndarray, pool: np.ndarray, keep: list[int]) -> n
 @experiment(NAME, resolve_config)
 def run(run_: Run, progress: bool, log):
     cfg, dev = run_.cfg, run_.device
-    m, train, test, teacher = mnist.data_and_teacher(cfg, dev, progress)
+    m, train, test, teacher = shared_teacher.data_and_teacher(cfg, dev, progress)
     teacher_errors = teacher.count_errors(test).tolist()
     log(f"teacher: test errors {teacher_errors}")
     teacher_logits = teacher.predict(train)  # (E_t, 60000, 10): soft targets, no jitter, no dropout
@@ -76,7 +77,7 @@ def run(run_: Run, progress: bool, log):
         transfer = DeviceImages(m.train_x[idx], m.train_y[idx], dev)
         logits_t = teacher_logits[:, torch.as_tensor(idx, device=dev)]
         seeds_s = [SEED_BASE[name] + i for i in range(cfg["seeds"])]
-        result = mnist.train_role(name, cfg[name], seeds_s, transfer, test, logits_t, progress, cfg["profile"])
+        result = train_role(name, cfg[name], seeds_s, transfer, test, logits_t, progress, cfg["profile"])
         out[name] = analyse(result.model, test, val, shifted, shift_grid(name))
         out[name].update(seeds=seeds_s, transfer_size=len(idx), wall_s=round(result.wall_s, 2),
                          resumed_from_epoch=result.resumed_from_epoch,

@@ -11,18 +11,20 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .. import image_sets as I
-from ..cnn_trainer import CNNTrainer, SubsetSampler
-from ..core import TrainConfig, _tensor_digest
-from ..data import data_dir
+from ..datasets import image_sets as I
+from ..train.cnn_trainer import CNNTrainer, SubsetSampler
+from ..train import TrainConfig
+from ..train.fingerprint import tensor_digest
+from ..io import data_dir
 from ..errors import UserError, is_int, is_number
 from ..profiles import apply_overrides, check_int, get_profile
 from ..results import summarize
-from .. import specialists as S
-from .common import Run, experiment, role_config
-from .mnist import runs_dir
+from .. import specialist_ensembles as S
+from .common import Run, experiment, role_config, runs_dir
 
 NAME = "specialists"
+SEEDS = (1, 8)  # the allowed `seeds` (CLI --seeds, notebook parameter): repetitions of the whole pipeline
+EXTRA_PARAMS = ("dataset", "data_root")  # notebook parameters that are overrides of the profile
 ROLES = ("generalist", "dustbin", "soft")
 SEED_BASE = {"generalist": 8000, "dustbin": 9000, "soft": 10000}  # + 100 * repetition + specialist
 
@@ -43,7 +45,7 @@ def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> di
     if not is_number(r["overlap"]) or not 0 <= r["overlap"] <= 1:
         raise UserError(f"overlap={r['overlap']!r} must be a number in [0, 1]")
     cfg = {"experiment": NAME, "profile": profile,
-           "seeds": check_int("seeds", r["seeds"] if seeds is None else seeds, 1, 8),
+           "seeds": check_int("seeds", r["seeds"] if seeds is None else seeds, *SEEDS),
            "dataset": r["dataset"], "data_root": r.get("data_root"), "glyph_ranges": r["glyph_ranges"],
            "val_draws": check_int("val_draws", r["val_draws"], 1, 50),
            "test_draws": check_int("test_draws", r["test_draws"], 1, 100),
@@ -147,7 +149,7 @@ def _one_seed(cfg, r: int, generalist, sets, progress, log) -> dict:
     sampler = SubsetSampler(sets.train.labels, subsets, C)
     shifts = [S.dustbin_shift(f) for f in sampler.fraction]
     lmap = S.label_maps(subsets, C, n_out)
-    gen_digest = _tensor_digest(torch.cat([p.detach().flatten() for p in generalist.parameters()]))
+    gen_digest = tensor_digest(torch.cat([p.detach().flatten() for p in generalist.parameters()]))
     log(f"seed {r}: {E} specialists of {min(map(len, subsets))}..{max(map(len, subsets))} classes "
         f"({sum(map(len, subsets))} memberships for {C} classes)")
     p_test = torch.softmax(generalist.predict(sets.test)[0], -1)

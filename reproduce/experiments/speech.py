@@ -12,17 +12,19 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..core import TrainConfig
-from ..distributed import train_members
+from ..train import TrainConfig
+from ..train.distributed import train_members
 from ..errors import UserError, is_int, is_number
-from ..frames import DeviceFrames
+from ..train.data import DeviceFrames
 from ..profiles import apply_overrides, check_int, get_profile
 from ..results import summarize
-from ..speech import corpus as C
-from .common import Run, experiment, recipe_sized_elsewhere
-from .mnist import runs_dir
+from ..stats import gain_kept_pct, gap_closed_pct
+from ..datasets.speech import corpus as C
+from .common import Run, experiment, recipe_sized_elsewhere, runs_dir
 
 NAME = "speech"
+SEEDS = (2, 64)  # the allowed `seeds` (CLI --seeds, notebook parameter): the ensemble's members
+SEEDS_NOTE = "an ensemble needs at least two members"
 ROLES = ("baseline", "distilled", "hard3", "soft3")
 SEED_BASE = {"baseline": 4000, "distilled": 5000, "hard3": 6000, "soft3": 7000}
 
@@ -30,7 +32,7 @@ SEED_BASE = {"baseline": 4000, "distilled": 5000, "hard3": 6000, "soft3": 7000}
 def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> dict:
     """`seeds` sets the ensemble size (the baseline's seeds) and the seeds of the 3% runs."""
     r = apply_overrides(get_profile(NAME, profile), overrides)
-    ens = check_int("ensemble" if seeds is None else "seeds", r["ensemble"] if seeds is None else seeds, 2, 64)
+    ens = check_int("ensemble" if seeds is None else "seeds", r["ensemble"] if seeds is None else seeds, *SEEDS)
     temps = r["temperatures"]
     if not temps or not all(is_number(t) and t > 0 for t in temps):
         raise_bad("temperatures", temps, "a non-empty list of positive numbers")
@@ -49,18 +51,6 @@ def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> di
 
 def raise_bad(name, value, allowed):
     raise UserError(f"{name}={value!r} must be {allowed}")
-
-
-def gain_kept_pct(distilled: float, baseline: float, ensemble: float) -> float:
-    """The share (%) of the ensemble's gain over the baseline that the distilled model keeps; NaN without a gain."""
-    gain = ensemble - baseline
-    return 100 * (distilled - baseline) / gain if gain > 0 else float("nan")
-
-
-def gap_closed_pct(soft: float, hard: float, full: float) -> float:
-    """The share (%) of the gap between a model on 3% of the data (hard targets) and the full-data model that the
-    soft-target model on the same 3% closes; NaN without a gap."""
-    return 100 * (soft - hard) / (full - hard) if full > hard else float("nan")
 
 
 def accuracy(errors, n) -> list[float]:

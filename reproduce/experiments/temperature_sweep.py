@@ -13,22 +13,24 @@ import statistics
 from ..errors import UserError
 from ..profiles import apply_overrides, check_int, get_profile
 from ..results import summarize
-from ..stats import ci95
-from . import mnist
-from .common import Run, experiment, recipe_sized_elsewhere
+from ..verdicts import TEMPERATURE_CLAIM_RULE as CLAIM_RULE  # noqa: F401 (the rule of claims())
+from ..verdicts import temperature_claims as claims
+from . import teacher as shared_teacher
+from .common import Run, experiment, recipe_sized_elsewhere, train_role
 
 NAME = "temperature-sweep"
+SEEDS = (1, 64)  # the allowed `seeds` (CLI --seeds, notebook parameter)
 SEED_BASE = 6000
 def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> dict:
     recipes = apply_overrides(get_profile(NAME, profile), overrides)
-    n = check_int("seeds", recipes["seeds"] if seeds is None else seeds, 1, 64)
+    n = check_int("seeds", recipes["seeds"] if seeds is None else seeds, *SEEDS)
     temps = [float(t) for t in recipes["temperatures"]]
     widths = [int(w) for w in recipes["widths"]]
     if not temps or any(not (0 < t <= 1000) for t in temps):
         raise UserError(f"temperatures={temps} must be a non-empty list of values in (0, 1000]")
     if not widths or any(not (1 <= w <= 8192) for w in widths):
         raise UserError(f"widths={widths} must be a non-empty list of integers in 1..8192")
-    teacher_cfg = mnist.teacher_config(profile, recipes["teacher_seeds"])
+    teacher_cfg = shared_teacher.teacher_config(profile, recipes["teacher_seeds"])
     student = recipe_sized_elsewhere(recipes["student"], "student", "`widths` (784-w-w-10 for each width w)")
     if student["temperature"] is None:
         raise UserError("student.temperature must be set (any value: each member gets its own T)")
@@ -36,40 +38,10 @@ def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> di
             "student": student, "teacher": teacher_cfg["teacher"], "teacher_seeds": teacher_cfg["seeds"]}
 
 
-CLAIM_RULE = (
-    "Each member's test errors are grouped by temperature; a temperature's interval is its mean over seeds ± "
-    "t(0.975, n-1)·s/√n (95%). Claim (a) holds for a width when the intervals of all T > 8 overlap pairwise "
-    "(no temperature above 8 is distinguishable from another). Claim (b) holds when the best T in 2.5..4 has an "
-    "interval entirely below the intervals of the best T under 2.5 and of the best T over 4.")
-
-
-def claims(errors_by_t: dict[float, list[float]]) -> dict:
-    """Apply CLAIM_RULE to {T: [errors per seed]}; returns both verdicts with the numbers behind them."""
-    ci = {t: ci95(v) for t, v in errors_by_t.items()}
-    mean = {t: statistics.fmean(v) for t, v in errors_by_t.items()}
-    high = [t for t in ci if t > 8]
-    overlap = all(ci[a][0] <= ci[b][1] and ci[b][0] <= ci[a][1] for a in high for b in high)
-    mid = [t for t in ci if 2.5 <= t <= 4]
-    low = [t for t in ci if t < 2.5]
-    hi4 = [t for t in ci if t > 4]
-    b = None
-    if mid and low and hi4:
-        best_mid = min(mid, key=mean.get)
-        best_low = min(low, key=mean.get)
-        best_hi = min(hi4, key=mean.get)
-        b = {"holds": ci[best_mid][1] < ci[best_low][0] and ci[best_mid][1] < ci[best_hi][0],
-             "best_mid": best_mid, "best_low": best_low, "best_high": best_hi,
-             "ci": {str(t): ci[t] for t in (best_mid, best_low, best_hi)}}
-    best = min(mean, key=mean.get)
-    return {"a_high_T_similar": {"holds": overlap if len(high) >= 2 else None, "temperatures": high,
-                                 "spread": (max(mean[t] for t in high) - min(mean[t] for t in high)) if high else None},
-            "b_mid_T_best": b, "best_T": best, "best_mean": mean[best]}
-
-
 @experiment(NAME, resolve_config)
 def run(run_: Run, progress: bool, log):
     cfg, dev = run_.cfg, run_.device
-    m, train, test, teacher = mnist.data_and_teacher(cfg, dev, progress)
+    m, train, test, teacher = shared_teacher.data_and_teacher(cfg, dev, progress)
     logits = teacher.predict(train)
     n, temps = cfg["seeds"], cfg["temperatures"]
     # member order: for each T, seeds 0..n-1; then the n undistilled references (T is unused for them)
@@ -80,7 +52,7 @@ def run(run_: Run, progress: bool, log):
     out = {"teacher_test_errors": summarize(teacher.count_errors(test).tolist()), "widths": {}}
     for w in cfg["widths"]:
         recipe = dict(cfg["student"], sizes=(784, w, w, 10))
-        result = mnist.train_role(f"sweep-w{w}", recipe, member_seed, train, test, logits[teacher_of], progress,
+        result = train_role(f"sweep-w{w}", recipe, member_seed, train, test, logits[teacher_of], progress,
                                   cfg["profile"], temperatures=member_t, hard_weights=member_a)
         errs = result.model.count_errors(test).tolist()
         by_t = {t: errs[k * n:(k + 1) * n] for k, t in enumerate(temps)}

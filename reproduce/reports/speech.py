@@ -1,9 +1,10 @@
 """Tables, figures and verdicts of the speech chapter (Table 1 and Table 5 on the generated corpus)."""
 from __future__ import annotations
 
-from . import paper
-from .report import fmt
-from .results import summarize
+from .. import paper
+from .common import fmt
+from ..results import summarize
+from ..stats import gain_kept_pct
 
 GAIN_MIN = 1.5   # ensemble over baseline, frame-accuracy points (the issue's bar; paper: 2.2)
 KEPT_MIN = 80.0  # % of the ensemble's gain the distilled model keeps (paper: "more than 80%")
@@ -181,7 +182,7 @@ def paper_cpu_hours(quick_record: dict | None, corpus_record: dict | None) -> fl
     frames and the `paper` net's multiply-adds per frame (same epochs and members). None without both records."""
     if quick_record is None or corpus_record is None:
         return None
-    from .profiles import get_profile
+    from ..profiles import get_profile
     q = quick_record["results"]
     c = corpus_record["results"]["corpus"]
     paper_sizes = [q["sizes"][0], *get_profile("speech", "paper")["hidden"], c["labels"]]
@@ -237,7 +238,7 @@ def plot_example(record: dict, seconds: float = 2.0):
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from .speech import corpus as C
+    from ..datasets.speech import corpus as C
     corpus = C.load(record["config"]["corpus"], progress=False, log=lambda *a: None)
     test = C.split_indices(corpus, "test")
     first = test[corpus["frame_utt"][test] == corpus["frame_utt"][test[0]]][: int(seconds * 100)]
@@ -271,8 +272,7 @@ def explorations_table(quick_record: dict | None, folder=None):
     is chosen on validation frames; 'kept' is (distilled - baseline) / (ensemble - baseline)."""
     import pandas as pd
 
-    from .experiments.speech import gain_kept_pct
-    from .results import RESULTS_DIR, read_records_in
+    from ..results import RESULTS_DIR, read_records_in
     rows = []
     if quick_record is not None:
         r = quick_record["results"]
@@ -305,7 +305,7 @@ def soft3_grid_table(path=None):
 
     import pandas as pd
 
-    from .results import RESULTS_DIR
+    from ..results import RESULTS_DIR
     p = RESULTS_DIR / "quick" / "speech-explore-3pct" / "grid.json" if path is None else path
     if not p.exists():
         return None
@@ -316,3 +316,19 @@ def soft3_grid_table(path=None):
              "gap closed, val. %": c["recovered_val_pct"], "gap closed, test %": c["recovered_test_pct"],
              "chosen on validation": "yes" if i == best else ""} for i, c in enumerate(o["grid"])]
     return pd.DataFrame(rows).round(1)
+
+
+# the paper's numbers this chapter measures: paper key (paper.NUMBERS) -> per-seed values from a record
+PAPER_NUMBERS = {
+    "speech.baseline_frame_acc": lambda r: r["results"]["baseline"]["test_acc"]["values"],
+    "speech.ensemble_frame_acc": lambda r: [r["results"]["ensemble"]["test_acc"]],
+    "speech.distilled_frame_acc": lambda r: r["results"]["distilled"]["test_acc"]["values"],
+    "speech.gain_transferred_pct": lambda r: [r["results"]["distilled"]["gain_kept_pct"]],
+    "reg.full_train_acc": lambda r: r["results"]["baseline"]["train_acc"]["values"],
+    "reg.full_test_acc": lambda r: r["results"]["baseline"]["test_acc"]["values"],
+    "reg.hard3_train_acc": lambda r: r["results"]["hard3"]["train_acc_early_stopped"]["values"],
+    "reg.hard3_test_acc": lambda r: r["results"]["hard3"]["test_acc_early_stopped"]["values"],
+    "reg.soft3_train_acc": lambda r: r["results"]["soft3"]["train_acc_final"]["values"],
+    "reg.soft3_test_acc": lambda r: r["results"]["soft3"]["test_acc_final"]["values"],
+    "reg.gap_recovered_pct": lambda r: [r["results"]["soft3"]["gap_recovered_pct_early_stopped"]],
+}

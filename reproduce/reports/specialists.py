@@ -1,9 +1,9 @@
 """Tables, figures and verdicts of the specialists chapter (section 5: Tables 2, 3 and 4 in kind)."""
 from __future__ import annotations
 
-from . import paper, verdicts
-from .report import fmt
-from .stats import spearman
+from .. import paper, verdicts
+from .common import fmt
+from ..stats import spearman
 
 MIN_CLASSES, MIN_SPECIALISTS = 1000, 30  # the issue's bar for the `paper` profile
 MIN_ROW_IMAGES = verdicts.TABLE4_MIN_IMAGES  # the same rows the scorecard judges the trend on
@@ -50,7 +50,7 @@ def _masters(record: dict):
     """One training master per class (the first face that draws it), for pictures of the clusters."""
     import numpy as np
 
-    from . import glyphs, image_sets
+    from ..datasets import glyphs, image_sets
     g = glyphs.build(ranges=image_sets.GLYPH_RANGES[record["config"]["glyph_ranges"]])
     first = {}
     for i in np.nonzero(~g.test_face[g.face])[0]:
@@ -273,3 +273,14 @@ def per_seed_table(record: dict):
                          "own classes: generalist (%)": s[v].get("in_subset", {}).get("mean_generalist_acc"),
                          "training wall (s; 0: a finished checkpoint reused)": s[v]["wall_s"]})
     return pd.DataFrame(rows)
+
+
+# the paper's numbers this chapter measures: paper key (paper.NUMBERS) -> per-seed values from a record
+PAPER_NUMBERS = {
+    "jft.baseline_conditional_acc": lambda r: r["results"]["summary"]["generalist"]["conditional_acc_generalist"]["values"],
+    "jft.baseline_top1": lambda r: r["results"]["summary"]["generalist"]["test_acc_generalist"]["values"],
+    "jft.specialists_conditional_acc": lambda r: r["results"]["summary"]["dustbin"]["conditional_acc_combined"]["values"],
+    "jft.specialists_top1": lambda r: r["results"]["summary"]["dustbin"]["test_acc_combined"]["values"],
+    "jft.relative_top1_gain_pct": lambda r: r["results"]["summary"]["dustbin"]["relative_top1_gain_pct"]["values"],
+    "jft.n_specialists": lambda r: r["results"]["summary"]["n_specialists"]["values"],
+}

@@ -19,14 +19,16 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from ..errors import UserError
 from .cnn import BatchedCNN
-from .core import Trainer, TrainConfig, _tensor_digest
-from .distill import distillation_loss, hard_cross_entropy
-from .errors import UserError
-from .image_sets import FixedImages, ImagePool
+from .config import TrainConfig
+from .fingerprint import tensor_digest
+from .loss import distillation_loss, hard_cross_entropy
+from .trainer import Trainer
 
+# with the core's CODE_DIGEST (in Trainer's fingerprint) and the image pool's own code digest (in its digest())
 CODE = hashlib.sha256(b"".join((Path(__file__).parent / f).read_bytes()
-                               for f in ("cnn_trainer.py", "cnn.py", "image_sets.py", "glyphs.py"))).hexdigest()[:12]
+                               for f in ("cnn_trainer.py", "cnn.py"))).hexdigest()[:12]
 
 
 class SubsetSampler:
@@ -80,8 +82,8 @@ class CNNTrainer(Trainer):
     early_stop: (FixedImages, (E, K) indices into it, (E, K) labels already mapped): validation loss at each
     evaluation; each member's best weights are restored at the end."""
 
-    def __init__(self, cfg: TrainConfig, seeds, train: ImagePool, arch: dict, n_out: int,
-                 test: FixedImages | None = None, *, sampler: SubsetSampler | None = None,
+    def __init__(self, cfg: TrainConfig, seeds, train, arch: dict, n_out: int,
+                 test=None, *, sampler: SubsetSampler | None = None,
                  label_map: torch.Tensor | None = None, out_mask: torch.Tensor | None = None,
                  init: Callable[[BatchedCNN], None] | None = None, init_digest: str | None = None,
                  teacher: BatchedCNN | None = None, early_stop: tuple | None = None, **kw):
@@ -130,11 +132,11 @@ class CNNTrainer(Trainer):
     def _fingerprint_extra(self) -> dict:
         return {"cnn": CODE, "arch": self.arch, "n_out": self.n_out,
                 "sampler": None if self.sampler is None else self.sampler.digest,
-                "label_map": _tensor_digest(self.label_map), "out_mask": _tensor_digest(self.out_mask),
+                "label_map": tensor_digest(self.label_map), "out_mask": tensor_digest(self.out_mask),
                 "init": self.init_digest,
                 "online_teacher": None if self.online_teacher is None else
-                _tensor_digest(torch.cat([p.detach().flatten() for p in self.online_teacher.parameters()])),
-                "early_stop": None if self.early is None else [self.early[0].digest(), *(_tensor_digest(t) for t in self.early[1:])]}
+                tensor_digest(torch.cat([p.detach().flatten() for p in self.online_teacher.parameters()])),
+                "early_stop": None if self.early is None else [self.early[0].digest(), *(tensor_digest(t) for t in self.early[1:])]}
 
     def _draw(self):
         pass  # every random draw happens in _loss, member by member, from the member's generator

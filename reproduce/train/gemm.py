@@ -18,7 +18,7 @@ import os
 
 import torch
 
-from .errors import UserError
+from ..errors import UserError
 
 CHOICES = ("auto", "onednn", "mkl")
 

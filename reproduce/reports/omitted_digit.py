@@ -1,9 +1,9 @@
 """Tables, figures and verdicts of the omitted-digit chapter."""
 from __future__ import annotations
 
-from . import paper, verdicts
-from .report import fmt, plain, seeds_phrase, shared_teacher_caveat, single_seed_caveat
-from .results import summarize
+from .. import paper, verdicts
+from .common import fmt, plain, seeds_phrase, shared_teacher_caveat, single_seed_caveat
+from ..results import summarize
 
 ROWS = [
     # (label, transfer set, result key, transform, paper key or None)
@@ -143,7 +143,7 @@ def explorations(results_dir=None) -> list[tuple[str, dict]]:
     """(tag, record) of the recorded explorations of this chapter's `paper` profile, by tag."""
     from pathlib import Path
 
-    from .results import RESULTS_DIR, read_records_in
+    from ..results import RESULTS_DIR, read_records_in
     return read_records_in(Path(results_dir or RESULTS_DIR) / "paper" / EXPLORE_FOLDER)
 
 
@@ -267,3 +267,26 @@ def per_seed_table(record: dict):
                          "validation-chosen shift": r["shift_val_chosen"]["values"][i],
                          "errors, validation-chosen": int(r["errors_val_chosen"]["values"][i])})
     return pd.DataFrame(rows)
+
+
+def _pct3(r, key):  # percent of the test 3s correct, per seed
+    n = r["results"]["no3"]["n_test_special"]
+    return [100.0 * (1 - e / n) for e in r["results"]["no3"][key]["values"]]
+
+
+def _pct(r, tset, key):  # errors of 10,000 as a percentage, per seed
+    return [e / 100.0 for e in r["results"][tset][key]["values"]]
+
+
+# the paper's numbers this chapter measures: paper key (paper.NUMBERS) -> per-seed values from a record
+PAPER_NUMBERS = {
+    "omitted3.errors_before": lambda r: r["results"]["no3"]["errors_before"]["values"],
+    "omitted3.errors_on_3_before": lambda r: r["results"]["no3"]["special_errors_before"]["values"],
+    "omitted3.bias_shift": lambda r: r["results"]["no3"]["shift_test_optimal"]["values"],
+    "omitted3.errors_after": lambda r: r["results"]["no3"]["errors_test_optimal"]["values"],
+    "omitted3.errors_on_3_after": lambda r: r["results"]["no3"]["special_errors_test_optimal"]["values"],
+    "omitted3.pct_3_correct_after": lambda r: _pct3(r, "special_errors_test_optimal"),
+    "only78.error_pct_before": lambda r: _pct(r, "only78", "errors_before"),
+    "only78.bias_shift": lambda r: r["results"]["only78"]["shift_test_optimal"]["values"],
+    "only78.error_pct_after": lambda r: _pct(r, "only78", "errors_test_optimal"),
+}

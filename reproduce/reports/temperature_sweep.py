@@ -1,9 +1,9 @@
 """Figures, tables and verdicts of the temperature-sweep chapter."""
 from __future__ import annotations
 
-from .experiments.temperature_sweep import CLAIM_RULE  # noqa: F401 (re-exported for the notebook)
-from .stats import ci95
-from .report import plain
+from ..verdicts import TEMPERATURE_CLAIM_RULE as CLAIM_RULE  # noqa: F401 (shown by the notebook)
+from ..stats import ci95
+from .common import plain
 
 
 def _holds(v) -> str:
@@ -35,7 +35,7 @@ CONTEXT = ("The paper makes claim (a) for 300 or more units and claim (b) for 30
 
 def runs_shown(records: dict, this_run: dict) -> list[tuple[str, str, dict]]:
     """(label, label with provenance and seeds, record) of report.shown_runs."""
-    from .report import provenance_line, shown_runs
+    from .common import provenance_line, shown_runs
     return [(lab, f"{lab[0].upper()}{lab[1:]}: {provenance_line(r)}", r)
             for lab, r in shown_runs(records, this_run)]
 
@@ -104,3 +104,7 @@ def _key(r: dict, t: float) -> str:
         if float(k) == t:
             return k
     raise KeyError(t)
+
+
+# no single paper number: the chapter's two claims are judged as claims (verdicts.CLAIM_JUDGES)
+PAPER_NUMBERS: dict = {}

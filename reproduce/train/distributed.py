@@ -15,7 +15,8 @@ import os
 
 import torch
 
-from .core import BatchedMLP, Trainer, TrainResult
+from .mlp import BatchedMLP
+from .trainer import Trainer, TrainResult
 
 
 def world() -> tuple[int, int]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError
+from ..errors import UserError
 
 SIDE = 32      # master images are SIDE x SIDE uint8
 GLYPH = 26     # the glyph's bounding box is scaled to fit GLYPH x GLYPH, centred

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError, env_number, is_int, is_number
-from ..io import atomic_write, sha256_file
+from ...errors import UserError, env_number, is_int, is_number
+from ...io import atomic_write, sha256_file
 from . import features as F
 
 WORDS = Path(__file__).with_name("words.txt")
@@ -135,7 +135,7 @@ def _speak_in_fresh_process(job: tuple[dict, Speaker]) -> dict:
     import subprocess
     import sys
     cfg, spk = job
-    proc = subprocess.run([sys.executable, "-m", "reproduce.speech.corpus"], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "reproduce.datasets.speech.corpus"], capture_output=True,
                           input=json.dumps({"cfg": cfg, "speaker": dataclasses.asdict(spk)}).encode())
     if proc.returncode != 0:
         tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
@@ -218,7 +218,7 @@ def fingerprint(cfg: dict) -> str:
 
 
 def cache_path(cfg: dict, root: Path | None = None) -> Path:
-    from ..data import data_dir
+    from ...io import data_dir
     return Path(root or data_dir()) / "speech" / f"corpus-{fingerprint(cfg)}.npz"
 
 
@@ -231,8 +231,8 @@ def load(cfg: dict, root: Path | None = None, progress: bool = True, log=print) 
             with np.load(path, allow_pickle=False) as z:
                 return {k: z[k] for k in z.files}
         log(f"[reproduce] cached corpus {path} fails its checksum; generating it again")
-    from ..data import _check_writable
-    _check_writable(path.parent)  # before minutes of synthesis, not after
+    from ...io import check_writable
+    check_writable(path.parent)  # before minutes of synthesis, not after
     corpus = generate(cfg, progress=progress)
     atomic_write(path, lambda f: np.savez(f, **corpus))
     atomic_write(side, lambda f: f.write(f"{sha256_file(path)}  {path.name}\n"), mode="w")
@@ -241,17 +241,6 @@ def load(cfg: dict, root: Path | None = None, progress: bool = True, log=print) 
 
 def card(corpus: dict) -> dict:
     return json.loads(str(corpus["card"]))
-
-
-def record_card(profile: str, cfg: dict, card_: dict, wall_s: float, results_dir=None):
-    """results/<profile>/speech-corpus.json: a corpus's card with its config and provenance, so that a profile's
-    corpus can be described (and checked against the issue's size targets) without training on it."""
-    import torch
-
-    from ..results import provenance, write_record
-    rec = {"experiment": "speech-corpus", "profile": profile, "config": {"corpus": cfg}, "results": {"corpus": card_},
-           "provenance": provenance(torch.device("cpu"), wall_s)}
-    return write_record(rec, profile, "speech-corpus", results_dir)
 
 
 def split_indices(corpus: dict, split: str) -> np.ndarray:

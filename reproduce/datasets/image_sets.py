@@ -23,12 +23,15 @@ import torch
 import torch.nn.functional as F
 
 from . import glyphs as G
-from .core import config_fingerprint
-from .errors import UserError
+from ..train import config_fingerprint
+from ..errors import UserError
 
 CIFAR100_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
 CIFAR100_MD5 = "eb9058c3a382ffc7106e4002c42a8d85"  # published with the dataset
 DATASETS = ("glyphs", "cifar100", "imagenet")
+# the augmentation code is part of what a checkpoint trained on a pool saw (ImagePool.digest)
+AUGMENT_CODE = hashlib.sha256(b"".join((Path(__file__).parent / f).read_bytes()
+                                       for f in ("image_sets.py", "glyphs.py"))).hexdigest()[:12]
 
 
 def _digest(*arrays) -> str:
@@ -69,7 +72,7 @@ class ImagePool(FixedImages):
             raise UserError("glyph augmentation needs single-channel images")
 
     def digest(self) -> str:
-        return config_fingerprint([super().digest(), self.augment, self.augment_cfg])
+        return config_fingerprint([super().digest(), self.augment, self.augment_cfg, AUGMENT_CODE])
 
     def draw(self, idx, generator):
         """Float images (B, C, H, W) of pool[idx], each with its own augmentation from `generator`."""

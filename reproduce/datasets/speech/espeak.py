@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import UserError
+from ...errors import UserError
 
 INSTALL_HINT = ("install it with `pip install espeakng-loader` (ships the library and its data), or "
                 "`apt-get install libespeak-ng1` / `brew install espeak-ng` for a system copy")

@@ -1,0 +1,81 @@
+"""What every chapter's page shares: parameter checks, formatting, provenance lines, caveats, downloads. Each
+chapter's own tables, figures and verdict text live in the module of reports/ named like its experiment."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from ..results import read_record
+
+
+def fmt(summary: dict | None, digits: int = 1) -> str:
+    if not summary:
+        return "not yet run"
+    if summary["n"] == 1:
+        return f"{summary['mean']:.{digits}f} (n=1)"
+    return f"{summary['mean']:.{digits}f} ± {summary['std']:.{digits}f} (n={summary['n']})"
+
+
+def recorded(experiment: str, profiles: Sequence[str] = ("paper", "quick")) -> dict:
+    """The recorded results in the repository's results/ folder, by profile (None where not run)."""
+    return {p: read_record(p, experiment) for p in profiles}
+
+
+def shown_runs(records: dict, this_run: dict) -> list[tuple[str, dict]]:
+    """(label, record) of the runs a chapter's figures show: the recorded `paper` and `quick` runs that exist (the
+    CI-built book runs `smoke`, so these carry the evidence), then this run unless it is one of them."""
+    runs = [(f"recorded `{p}` run", records[p]) for p in ("paper", "quick") if records.get(p)]
+    if any(r == this_run for _, r in runs):
+        return runs
+    return runs + [(f"this run (`{this_run['profile']}`)", this_run)]
+
+
+def plain(label: str) -> str:
+    """A markdown label as a figure title: backticks read as noise there."""
+    return label.replace("`", "")
+
+
+def provenance_line(record: dict) -> str:
+    p = record["provenance"]
+    return (f"profile `{record['profile']}`, {seeds_phrase(record['config'])}, {p['device']}, torch {p['torch']}, "
+            f"commit `{p['commit'][:12]}`, {p['wall_s'] / 60:.1f} min, {p['date']}")
+
+
+def seeds_phrase(config: dict) -> str:
+    """'3 seeds', or '3 seeds on a teacher of 1 seed' for a chapter built on a teacher of another seed count."""
+    n, t = config["seeds"], config.get("teacher_seeds")
+    text = f"{n} seed{'' if n == 1 else 's'}"
+    return text if t is None or t == n else f"{text} on a teacher of {t} seed{'' if t == 1 else 's'}"
+
+
+def shared_teacher_caveat(record: dict) -> str:
+    """'' unless several students learned from one teacher: then their spread is over students only."""
+    n, t = record["config"]["seeds"], record["config"].get("teacher_seeds")
+    return (f"Its {n} students learned from **one teacher**: the spread is over students, not over teachers."
+            if t == 1 and n > 1 else "")
+
+
+def single_seed_caveat(record: dict, spread: str = "") -> str:
+    """Why a one-seed `paper` record's verdicts are provisional; `spread`: the seed spread a `quick` record measured."""
+    text = (f"That `paper` run has **one seed** (trained on {record['provenance']['device']}): no spread can be given, "
+            "and a verdict on one seed is provisional.")
+    if spread:
+        text += f" For scale, the seed-to-seed standard deviation of the recorded `quick` run: {spread}."
+    return text
+
+
+def csv_download(df, filename: str, label: str):
+    """A link that downloads `df` as CSV, self-contained in the page (a data: URI), so no file has to travel."""
+    import base64
+    import html
+
+    from IPython.display import HTML
+    b64 = base64.b64encode(df.to_csv(index=False).encode()).decode()
+    return HTML(f'<a download="{html.escape(filename)}" href="data:text/csv;base64,{b64}">{html.escape(label)}</a>')
+
+
+def provenance_box(this_run: dict, records: dict) -> str:
+    """Markdown lines: where this page's numbers and the recorded ones came from."""
+    lines = [f"- **this run**: {provenance_line(this_run)}"]
+    for prof, rec in records.items():
+        lines.append(f"- **recorded `{prof}`**: " + (provenance_line(rec) if rec else "not yet run"))
+    return "\n".join(lines)
