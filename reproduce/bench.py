@@ -380,3 +380,79 @@ def scaling(device: str = "auto", sizes_n=None, members=SCALING_E, n_for_members
             "config": {"sizes_n": list(ns), "members": list(members), "n_for_members": n_e, "repeats": repeats,
                        "warmup": warmup, "recipe": cfg.to_dict()},
             "provenance": provenance(dev, time.perf_counter() - t0)}
+
+
+# Recipes whose steps the precision benchmark times: the MNIST teacher, the speech chapter's net at `paper` (and
+# its GPU-sized option, where a large product shows bf16's full gain)
+PRECISION_RECIPES = {"MNIST teacher 784-1200-1200-10, batch 100": TEACHER,
+                     "speech 1040-1024x4-201, batch 256": SPEECH,
+                     "speech, GPU-sized 1040-2560x4-201, batch 256": dict(SPEECH, sizes=(1040, 2560, 2560, 2560,
+                                                                                          2560, 201))}
+
+
+def _frames_for(cfg: TrainConfig, dev, n: int = 20_000):
+    from .train.data import DeviceFrames
+    rng = np.random.default_rng(0)
+    rows = rng.standard_normal((n + 25, cfg.sizes[0] // 26)).astype(np.float16)
+    return DeviceFrames(rows, np.arange(20, n + 20), rng.integers(0, cfg.sizes[-1], n), dev), \
+        _WindowDataset(rows, np.arange(20, n + 20), rng.integers(0, cfg.sizes[-1], n))
+
+
+def precision(device: str = "cpu", n_steps: int = 5, repeats: int = 3, warmup: int = 2, recipes=None,
+              log=print) -> dict:
+    """The machine's fp32 and bf16 GEMM peaks at the shapes each step multiplies (train/precision.py's probe), and
+    each recipe's step, side by side in one process: the plain PyTorch loop, the core in fp32, the core with bf16
+    where the probe chose it, and the core with bf16 in every layer; each with its achieved fraction of the
+    peaks."""
+    from .datasets import mnist as data
+    from .machine import cpu_info
+    from .results import provenance
+    from .train import precision as P
+    dev = resolve_device(device)
+    if dev.type != "cpu":
+        raise UserError("the precision benchmark is for the CPU path (bf16 products are CPU-only here); "
+                        "use --device cpu")
+    t0 = time.perf_counter()
+    out = {}
+    for name, recipe in (recipes or PRECISION_RECIPES).items():
+        cfg = TrainConfig(**recipe)
+        shapes = [(cfg.batch_size, a, b) for a, b in zip(cfg.sizes[:-1], cfg.sizes[1:])]
+        probes = {f"{r}x{a}x{b}": P.probe(r, a, b) for r, a, b in shapes}
+        # the peak at this step's shapes: the best GFLOP/s any of its layer products reached in the probe
+        peak = {p: max(v[f"{p}_gflops"] for v in probes.values()) for p in ("fp32", "bf16")}
+        if cfg.sizes[0] == 784:
+            m = data.load_mnist()
+            train, reference = DeviceImages(m.train_x, m.train_y, dev), reference_step_fn(m.train_x, m.train_y, cfg,
+                                                                                           dev)
+        else:
+            train, ds = _frames_for(cfg, dev)
+            reference = _reference_step(ds, cfg, dev)
+        chosen = P.plan("bf16", cfg.sizes, cfg.batch_size, dev)
+        steps = {REFERENCE: reference, "core, fp32": core_step_fn(train, cfg, 1, graph=False)}
+        for label, layers in (("core, bf16 where the probe chose it", chosen),
+                              ("core, bf16 in every layer", (True,) * len(shapes))):
+            if not P.available() or not gemm.use_onednn(cfg.sizes):
+                continue
+            trainer = Trainer(TrainConfig(**dict(recipe, precision="bf16")), [0], train, use_cuda_graph=False,
+                              progress=False)
+            trainer.model.bf16 = tuple(layers)
+            steps[label] = trainer.step_fn()
+        secs, _ = time_interleaved(steps, dev, n_steps, repeats, warmup)
+        flop = flops_per_step(cfg, 1)
+        rows = {}
+        for label in steps:
+            med = statistics.median(secs[label])
+            rows[label] = {"median_ms": 1000 * med, "gflop_per_s": flop / med / 1e9,
+                           "of_fp32_peak": flop / med / 1e9 / peak["fp32"],
+                           "of_bf16_peak": flop / med / 1e9 / peak["bf16"]}
+            log(f"{name}: {label:<38} {1000 * med:8.2f} ms/step  {flop / med / 1e9:6.1f} GFLOP/s "
+                f"({100 * rows[label]['of_fp32_peak']:.0f}% of the fp32 peak)")
+        base = rows["core, fp32"]["median_ms"]
+        for r in rows.values():
+            r["speedup_vs_core_fp32"] = base / r["median_ms"]
+        out[name] = {"probe": probes, "peak_gflops": peak, "bf16_layers": list(chosen),
+                     "chosen": P.describe("bf16", chosen), "rows": rows, "recipe": cfg.to_dict()}
+    return {"benchmark": "GEMM peaks in fp32 and bf16 at the steps' shapes, and each step's fraction of them",
+            "recipes": out, "cpu": cpu_info(), "bf16_available": P.available(),
+            "config": {"n_steps": n_steps, "repeats": repeats, "warmup": warmup, "min_gain": P.MIN_GAIN},
+            "provenance": provenance(dev, time.perf_counter() - t0)}

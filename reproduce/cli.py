@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--scaling", action="store_true", help="time one epoch against the data size and the number of "
                                                           "members batched instead (is the growth linear?); one "
                                                           "epoch per repeat, --steps and --ensemble do not apply")
+    b.add_argument("--precision", action="store_true", help="the machine's fp32 and bf16 GEMM peaks at the steps' "
+                                                          "shapes and each step's fraction of them, fp32 against "
+                                                          "bf16 (CPU)")
     v = sub.add_parser("verdicts", help="print (or --write) the verdicts of the recorded paper/quick runs")
     v.add_argument("--write", action="store_true", help="update results/verdicts.json (after recording a run)")
     return p
@@ -96,10 +99,13 @@ def main(argv=None) -> int:
             from .results import RESULTS_DIR
             if args.steps < 1 or args.repeats < 1 or args.ensemble < 2:
                 raise UserError("--steps and --repeats must be >= 1 and --ensemble >= 2")
-            if sum([args.sweep, args.speech, args.specialists, args.scaling]) > 1:
-                raise UserError("--sweep, --speech, --specialists and --scaling are different benchmarks; give one "
+            if sum([args.sweep, args.speech, args.specialists, args.scaling, args.precision]) > 1:
+                raise UserError("--sweep, --speech, --specialists, --scaling and --precision are different benchmarks; give one "
                                 "of them")
-            if args.scaling:
+            if args.precision:
+                rec = bench.precision("cpu" if args.device == "auto" else args.device, n_steps=min(args.steps, 5),
+                                      repeats=args.repeats)
+            elif args.scaling:
                 rec = bench.scaling(args.device, repeats=args.repeats)
             elif args.specialists:
                 rec = bench.specialists(args.device, members=args.ensemble, n_steps=args.steps, repeats=args.repeats)
@@ -113,8 +119,9 @@ def main(argv=None) -> int:
                     print(f"{name:<44} {r['median_ms']:9.3f} ms/step  {r['examples_per_s']:10.0f} ex/s  "
                           f"x{r['speedup_vs_reference_per_model']:.2f} per model vs reference")
             if args.record:
-                slug = re.sub(r"[^A-Za-z0-9]+", "-", rec["provenance"]["device"]).strip("-").lower()
-                folder = ("bench-sweep" if args.sweep else "bench-speech" if args.speech else
+                device = rec["provenance"]["device"] + (f" {rec['cpu']['cpu_model']}" if args.precision else "")
+                slug = re.sub(r"[^A-Za-z0-9]+", "-", device).strip("-").lower()
+                folder = ("bench-precision" if args.precision else "bench-sweep" if args.sweep else "bench-speech" if args.speech else
                           "bench-specialists" if args.specialists else "bench-scaling" if args.scaling else "bench")
                 path = RESULTS_DIR / folder / f"{slug}.json"
                 atomic_write_json(path, rec)

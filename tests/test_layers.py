@@ -9,7 +9,8 @@ from reproduce.results import REPO_ROOT
 PKG = REPO_ROOT / "reproduce"
 # lowest first; a module may import its own layer and those above it in this list, never those below
 LAYERS = [
-    ("base", {"reproduce.errors", "reproduce.io", "reproduce.stats", "reproduce.paper", "reproduce.catalog"}),
+    ("base", {"reproduce.errors", "reproduce.io", "reproduce.stats", "reproduce.paper", "reproduce.catalog",
+              "reproduce.machine"}),
     ("training core", {"reproduce.train"}),
     ("data and methods", {"reproduce.datasets", "reproduce.bias", "reproduce.specialist_ensembles"}),
     ("records", {"reproduce.results", "reproduce.profiles", "reproduce.verdicts"}),

@@ -87,6 +87,9 @@ class CNNTrainer(Trainer):
                  label_map: torch.Tensor | None = None, out_mask: torch.Tensor | None = None,
                  init: Callable[[BatchedCNN], None] | None = None, init_digest: str | None = None,
                  teacher: BatchedCNN | None = None, early_stop: tuple | None = None, **kw):
+        if cfg.precision != "fp32":
+            raise UserError(f"precision={cfg.precision!r}: bf16 products are implemented for the MLP recipes only "
+                            "(reproduce/train/precision.py); the CNN recipes train in fp32")
         if cfg.input_dropout or cfg.hidden_dropout or cfg.jitter or cfg.max_norm:
             raise UserError("the CNN recipes take no dropout, jitter or max-norm (augmentation is the image pool's)")
         self.arch, self.n_out, self.sampler = dict(arch), int(n_out), sampler

@@ -46,6 +46,7 @@ class TrainConfig:
     hard_weight: float = 1.0            # weight a of the hard-label term (1 - a on the T^2-scaled soft term)
     train_subset: int | None = None     # use only the first N training images (smoke runs)
     eval_every: int = 1                 # epochs between learning-curve points
+    precision: str = "fp32"             # products: "fp32", or "bf16" where faster on this CPU (precision.py)
 
     def __post_init__(self):
         self._check_types()
@@ -59,6 +60,9 @@ class TrainConfig:
             raise UserError(f"temperature={self.temperature} must be > 0")
         if self.epochs < 1 or self.batch_size < 1:
             raise UserError(f"epochs={self.epochs} and batch_size={self.batch_size} must be >= 1")
+        if self.precision not in ("fp32", "bf16"):
+            raise UserError(f"precision={self.precision!r}; allowed: 'fp32', 'bf16' (bf16 products where this CPU runs "
+                            "them faster; see reproduce/train/precision.py)")
         if self.lr_schedule not in ("cosine", "constant"):
             raise UserError(f"lr_schedule={self.lr_schedule!r}; allowed: 'cosine', 'constant'")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 # Checkpoints are keyed by the code that trains, too: a change to the core or the loss never resumes an old run.
-_TRAINING_CODE = ("config.py", "data.py", "mlp.py", "trainer.py", "loss.py", "gemm.py")
+_TRAINING_CODE = ("config.py", "data.py", "mlp.py", "trainer.py", "loss.py", "gemm.py", "precision.py")
 CODE_DIGEST = hashlib.sha256(b"".join((Path(__file__).parent / f).read_bytes()
                                       for f in _TRAINING_CODE)).hexdigest()[:12]
 

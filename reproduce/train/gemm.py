@@ -87,18 +87,36 @@ def policy() -> str:
     return f"oneDNN for MLPs of >= {MIN_MACS_PER_EXAMPLE:,} multiply-adds per example, else MKL"
 
 
-def linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, relu: bool) -> torch.Tensor:
-    """x (B, in) @ w (in, out) + b (out,), then ReLU if asked: a fresh (B, out) tensor."""
+def to_bf16(t: torch.Tensor) -> torch.Tensor:
+    """A bf16 copy of an fp32 operand (round to nearest even), for the bf16 products below (precision.py)."""
+    return t.to(torch.bfloat16)
+
+
+def linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, relu: bool, bf16: bool = False) -> torch.Tensor:
+    """x (B, in) @ w (in, out) + b (out,), then ReLU if asked: a fresh fp32 (B, out) tensor. bf16: w is already bf16
+    (to_bf16, once per step), x and b are rounded here, the product accumulates in fp32 and its output is rounded
+    to bf16 before it comes back as fp32."""
     # oneDNN's weight is (out, in); the transposed view of ours is read in place, and faster than a contiguous copy
+    if bf16:
+        return _op()(to_bf16(x), w.t(), to_bf16(b), "relu" if relu else "none", [], "").float()
     return _op()(x, w.t(), b, "relu" if relu else "none", [], "")
 
 
-def grad_input(g: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """g (B, out) @ w (in, out)^T: the gradient with respect to the layer's input, a fresh (B, in) tensor."""
+def grad_input(g: torch.Tensor, w: torch.Tensor, bf16: bool = False) -> torch.Tensor:
+    """g (B, out) @ w (in, out)^T: the gradient with respect to the layer's input, a fresh fp32 (B, in) tensor
+    (bf16: w already bf16, as for linear)."""
+    if bf16:
+        return _op()(to_bf16(g), w, None, "none", [], "").float()
     return _op()(g, w, None, "none", [], "")
 
 
-def grad_weight(a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    """a (B, in)^T @ g (B, out): the gradient with respect to the weight, a fresh (in, out) tensor."""
-    # both operands copied to (in, B) and (out, B): small, and faster than letting oneDNN read them strided
+def grad_weight(a: torch.Tensor, g: torch.Tensor, bf16: bool = False) -> torch.Tensor:
+    """a (B, in)^T @ g (B, out): the gradient with respect to the weight, a fresh (in, out) tensor (bf16: a bf16
+    tensor, which SGD's fp32 momentum buffer takes as it is)."""
+    # both operands copied to (in, B) and (out, B): small, and faster than letting oneDNN read them strided; in
+    # bf16 the copy is the cast
+    if bf16:
+        at = torch.empty(a.shape[1], a.shape[0], dtype=torch.bfloat16).copy_(a.t())
+        gt = torch.empty(g.shape[1], g.shape[0], dtype=torch.bfloat16).copy_(g.t())
+        return _op()(at, gt, None, "none", [], "")
     return _op()(a.t().contiguous(), g.t().contiguous(), None, "none", [], "")

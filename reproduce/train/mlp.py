@@ -12,14 +12,15 @@ from typing import Sequence
 
 import torch
 
-from . import gemm
+from . import gemm, precision as _precision
 from .data import DeviceImages
 
 
 class BatchedMLP(torch.nn.Module):
     """E independent ReLU MLPs sizes[0]-...-sizes[-1] with weights (E, fan_in, fan_out)."""
 
-    def __init__(self, sizes: Sequence[int], generators: Sequence[torch.Generator], device: torch.device):
+    def __init__(self, sizes: Sequence[int], generators: Sequence[torch.Generator], device: torch.device,
+                 precision: str = "fp32", rows: int = 100):
         super().__init__()
         self.sizes = tuple(int(s) for s in sizes)
         E = len(generators)
@@ -37,6 +38,9 @@ class BatchedMLP(torch.nn.Module):
             self.biases.append(torch.nn.Parameter(b))
         # the CPU path's products: oneDNN (member by member) or MKL (one bmm for all members); see gemm.py
         self.onednn = device.type == "cpu" and gemm.use_onednn(self.sizes)
+        # per layer, bf16 products in training steps of `rows` examples per member (precision.py); all False in fp32
+        self.precision = precision
+        self.bf16 = _precision.plan(precision, self.sizes, rows, device)
 
     @property
     def n_models(self) -> int:
@@ -122,6 +126,8 @@ class BatchedMLP(torch.nn.Module):
     # layers; a member's products do not depend on E (alone or batched, its run is the same bit for bit)
     def _forward_for_backward_onednn(self, x, hidden_masks):
         self._saved, self._masks = [[x[e]] for e in range(x.shape[0])], hidden_masks
+        # a bf16 layer's weights rounded once per step, for its forward and its input gradient
+        self._wb = [gemm.to_bf16(w) if on else None for w, on in zip(self.weights, self.bf16)]
         return torch.stack([self._logits_onednn(x[e], e, hidden_masks, saved)
                             for e, saved in enumerate(self._saved)])
 
@@ -134,7 +140,7 @@ class BatchedMLP(torch.nn.Module):
             g = grad_logits[e]
             for i in range(n - 1, -1, -1):
                 w, b, a = self.weights[i], self.biases[i], saved[i]
-                gw = gemm.grad_weight(a, g)
+                gw = gemm.grad_weight(a, g, bf16=self.bf16[i])
                 if bufs is not None:  # bufs = momentum * bufs + gradient, one pass
                     torch.add(gw, bufs[i][e], alpha=momentum, out=bufs[i][e])
                     bufs[n + i][e].mul_(momentum).add_(g.sum(0, keepdim=True))
@@ -143,11 +149,11 @@ class BatchedMLP(torch.nn.Module):
                     torch.sum(g, dim=0, keepdim=True, out=b.grad[e])
                 if i == 0:
                     break
-                gh = gemm.grad_input(g, w[e])
+                gh = gemm.grad_input(g, w[e] if self._wb[i] is None else self._wb[i][e], bf16=self.bf16[i])
                 if self._masks is not None:
                     gh.mul_(self._masks[i - 1][e])
                 g = torch.ops.aten.threshold_backward.grad_input(gh, a, 0.0, grad_input=gh)
-        self._saved = self._masks = None
+        self._saved = self._masks = self._wb = None
 
     @torch.no_grad()
     def apply_max_norm(self, max_norm: float) -> None:
@@ -179,8 +185,12 @@ class BatchedMLP(torch.nn.Module):
     def _logits_onednn(self, x: torch.Tensor, e: int, hidden_masks=None, saved: list | None = None) -> torch.Tensor:
         """Member e's logits of x (B, in) through oneDNN; masks its hidden layers and appends them to `saved`."""
         last = len(self.weights) - 1
+        wb = getattr(self, "_wb", None) if saved is not None else None  # training steps only; predict is fp32
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            x = gemm.linear(x, w[e], b[e, 0], relu=i < last)
+            if wb is not None and wb[i] is not None:
+                x = gemm.linear(x, wb[i][e], b[e, 0], relu=i < last, bf16=True)
+            else:
+                x = gemm.linear(x, w[e], b[e, 0], relu=i < last)
             if i < last:
                 if hidden_masks is not None:
                     x.mul_(hidden_masks[i][e])

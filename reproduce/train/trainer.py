@@ -77,6 +77,9 @@ class Trainer:
                                                "hard": list(hard_weights) if hard_weights is not None else None,
                                                "teacher": tensor_digest(teacher_logits),
                                                "device": self.device.type, "code": CODE_DIGEST,
+                                               # bf16 layers: a run resumes only into the same arithmetic
+                                               **({"bf16_layers": list(self.model.bf16)}
+                                                  if any(getattr(self.model, "bf16", ())) else {}),
                                                # a resumed history must have the same curves
                                                **({"evals": {k: d.digest() for k, d in self.evals.items()}}
                                                   if self.evals else {}), **self._fingerprint_extra()})
@@ -95,7 +98,7 @@ class Trainer:
 
     # -- what a subclass (another model family, another data pipeline) replaces ----------------------------
     def _build_model(self) -> torch.nn.Module:
-        return BatchedMLP(self.cfg.sizes, self.gens, self.device)
+        return BatchedMLP(self.cfg.sizes, self.gens, self.device, self.cfg.precision, self.B)
 
     def _setup_distill(self, teacher_logits, temperatures, hard_weights):
         cfg = self.cfg

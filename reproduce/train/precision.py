@@ -1,0 +1,136 @@
+"""Opt-in bf16 products for the CPU training path, layer by layer, only where this CPU runs them faster.
+
+`TrainConfig.precision = "bf16"` asks for bf16 operands with fp32 accumulation inside the product (oneDNN's bf16
+GEMM accumulates in fp32), fp32 master weights, fp32 momentum buffers and fp32 activations between layers: a
+product's inputs are rounded to bf16 (8 significant bits) and its output from fp32 to bf16; nothing else changes.
+"fp32", the default, never rounds.
+
+Whether bf16 pays depends on the CPU and on the product's shape: on a Xeon with AMX a 2048 x 2560 x 2560 product
+ran 4.9x faster in bf16, a 100 x 1200 x 1200 one only 1.2x; on an AMD EPYC with AVX512-BF16 about 2x; on a CPU
+without bf16 instructions it is slower. So each layer's three products (forward, gradient of the input, gradient
+of the weight), casts included, are timed once in fp32 and in bf16 at the layer's shape, and bf16 is used for the
+layer only when it is at least MIN_GAIN times faster. The decision is cached per CPU model, torch version and
+thread count in $REPRODUCE_DATA_DIR/precision-probe.json, so a machine decides once, and it enters the checkpoint
+fingerprint (a run resumes only into the same arithmetic). Evaluation (predict, test errors, soft targets) stays fp32.
+
+Only the oneDNN path (large MLPs, gemm.use_onednn) has bf16 products; elsewhere (small MLPs on MKL, CUDA, the CNNs)
+"bf16" falls back to fp32 and plan() says so.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import time
+
+import torch
+
+from ..errors import UserError
+from ..io import atomic_write_json, data_dir
+from ..machine import cpu_info
+from . import gemm
+
+CHOICES = ("fp32", "bf16")
+MIN_GAIN = 1.1  # bf16 for a layer only when its three products run at least this much faster, casts included
+_CACHE: dict | None = None
+
+
+def check(precision: str) -> str:
+    if precision not in CHOICES:
+        raise UserError(f"precision={precision!r}; allowed: {', '.join(CHOICES)}")
+    return precision
+
+
+def available() -> bool:
+    """Whether oneDNN has a bf16 GEMM on this CPU (AVX512-BF16, AMX, or its emulation on AVX-512)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()) and gemm._works()
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def machine_key() -> str:
+    c = cpu_info()
+    return f"{c['cpu_model']} [{c['cpu_family_model_stepping']}] | torch {torch.__version__} | " \
+           f"{torch.get_num_threads()} threads"
+
+
+def _cache_path():
+    return data_dir() / "precision-probe.json"
+
+
+def _load() -> dict:
+    global _CACHE
+    if _CACHE is None:
+        try:
+            _CACHE = json.loads(_cache_path().read_text())
+        except (OSError, ValueError):
+            _CACHE = {}
+    return _CACHE
+
+
+def layer_products(rows: int, fan_in: int, fan_out: int, bf16: bool, repeats: int = 7, calls: int = 3,
+                   generator_seed: int = 0) -> float:
+    """Median seconds of one layer's three products (forward with bias and ReLU, grad_input, grad_weight) at this
+    shape, in fp32 or bf16 with every cast a training step makes."""
+    g = torch.Generator().manual_seed(generator_seed)
+    x, w = torch.randn(rows, fan_in, generator=g), torch.randn(fan_in, fan_out, generator=g) * fan_in ** -0.5
+    b, grad = torch.randn(fan_out, generator=g), torch.randn(rows, fan_out, generator=g)
+
+    def step():
+        wb = gemm.to_bf16(w) if bf16 else w
+        gemm.linear(x, wb, b, relu=True, bf16=bf16)
+        gemm.grad_input(grad, wb, bf16=bf16)
+        gemm.grad_weight(x, grad, bf16=bf16)
+
+    step()  # warm-up: oneDNN builds its kernels on first use
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            step()
+        times.append((time.perf_counter() - t0) / calls)
+    return statistics.median(times)
+
+
+def probe(rows: int, fan_in: int, fan_out: int) -> dict:
+    """fp32 and bf16 timings of one layer's products, taken in turn (A B A B ...) so that drift moves both alike."""
+    fp32, bf16 = [], []
+    for r in range(3):
+        fp32.append(layer_products(rows, fan_in, fan_out, False, generator_seed=r))
+        bf16.append(layer_products(rows, fan_in, fan_out, True, generator_seed=r))
+    f, h = statistics.median(fp32), statistics.median(bf16)
+    flop = 3 * 2 * rows * fan_in * fan_out
+    return {"fp32_ms": round(1e3 * f, 4), "bf16_ms": round(1e3 * h, 4), "gain": round(f / h, 3),
+            "fp32_gflops": round(flop / f / 1e9, 1), "bf16_gflops": round(flop / h / 1e9, 1), "bf16": f / h >= MIN_GAIN}
+
+
+def decide(rows: int, fan_in: int, fan_out: int) -> dict:
+    """The cached probe of this shape on this machine, probed (a second or so) and cached when new."""
+    cache = _load()
+    mine = cache.setdefault(machine_key(), {})
+    key = f"{rows}x{fan_in}x{fan_out}"
+    if key not in mine:
+        mine[key] = probe(rows, fan_in, fan_out)
+        try:
+            atomic_write_json(_cache_path(), cache)
+        except OSError:  # a read-only data folder: decide again next time
+            pass
+    return mine[key]
+
+
+def plan(precision: str, sizes, rows: int, device: torch.device) -> tuple[bool, ...]:
+    """Per layer: whether its products run in bf16 (rows: examples per member per step)."""
+    n = len(sizes) - 1
+    if check(precision) == "fp32" or device.type != "cpu" or not gemm.use_onednn(sizes) or not available():
+        return (False,) * n
+    return tuple(bool(decide(rows, a, b)["bf16"]) for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def describe(precision: str, layers: tuple[bool, ...]) -> str:
+    """In words, for records and progress: which layers multiply in bf16."""
+    if precision == "fp32":
+        return "fp32"
+    if not any(layers):
+        return "bf16 asked for, fp32 used (no layer is faster in bf16 here, or no oneDNN bf16 path)"
+    return "bf16 products (fp32 accumulation and weights) in layers " + \
+        ", ".join(str(i + 1) for i, on in enumerate(layers) if on) + f" of {len(layers)}, fp32 in the others"

@@ -1,0 +1,117 @@
+"""The opt-in bf16 products (reproduce/train/precision.py): they are bf16 (not fp32 in disguise), close to fp32,
+chosen per layer from a cached probe, part of the checkpoint fingerprint, and fp32 stays the default."""
+import json
+
+import pytest
+import torch
+
+from reproduce.errors import UserError
+from reproduce.train import BatchedMLP, DeviceImages, TrainConfig, Trainer, gemm, member_generators
+from reproduce.train import precision as P
+
+CPU = torch.device("cpu")
+needs_bf16 = pytest.mark.skipif(not P.available(), reason="this PyTorch/CPU has no oneDNN bf16 GEMM")
+
+
+def rel(a, b):
+    return float((a.float() - b.float()).norm() / b.float().norm())
+
+
+@needs_bf16
+def test_bf16_products_round_like_bf16_and_stay_close_to_fp32():
+    g = torch.Generator().manual_seed(0)
+    x, w, b = torch.randn(64, 300, generator=g), torch.randn(300, 200, generator=g), torch.randn(200, generator=g)
+    grad = torch.randn(64, 200, generator=g)
+    wb = gemm.to_bf16(w)
+    pairs = [(gemm.linear(x, wb, b, relu=False, bf16=True), x @ w + b),
+             (gemm.grad_input(grad, wb, bf16=True), grad @ w.t()),
+             (gemm.grad_weight(x, grad, bf16=True), x.t() @ grad)]
+    for got, exact in pairs:
+        # bf16 keeps 8 significant bits: a relative error of order 2^-8 / sqrt(terms) to 2^-8, never fp32's 1e-7
+        assert 1e-4 < rel(got, exact) < 2e-2
+        assert got.shape == exact.shape
+    assert pairs[0][0].dtype == torch.float32 and pairs[2][0].dtype == torch.bfloat16
+
+
+def test_fp32_is_the_default_and_bad_precisions_are_named():
+    assert TrainConfig().precision == "fp32"
+    m = BatchedMLP((784, 1200, 1200, 10), member_generators([0], CPU), CPU)
+    assert m.bf16 == (False, False, False)
+    with pytest.raises(UserError, match="precision='fp16'.*allowed: 'fp32', 'bf16'"):
+        TrainConfig(precision="fp16")
+
+
+def test_small_mlps_and_cnns_stay_fp32(monkeypatch):
+    monkeypatch.setattr(P, "decide", lambda *a: {"bf16": True})
+    assert P.plan("bf16", (784, 30, 10), 100, CPU) == (False, False)  # MKL path: no bf16 products there
+    from reproduce.train.cnn_trainer import CNNTrainer
+    with pytest.raises(UserError, match="MLP recipes only"):
+        CNNTrainer(TrainConfig(sizes=(), precision="bf16"), [0], None, {"channels": [4], "hidden": 8}, 3)
+
+
+def test_the_probe_is_cached_per_machine(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPRODUCE_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(P, "_CACHE", None)
+    calls = []
+    monkeypatch.setattr(P, "probe", lambda r, a, b: calls.append((r, a, b)) or {"bf16": min(a, b) > 1000, "gain": 1.0})
+    monkeypatch.setattr(P, "available", lambda: True)
+    sizes = (784, 1200, 1200, 10)
+    assert P.plan("bf16", sizes, 100, CPU) == (False, True, False)
+    assert P.plan("bf16", sizes, 100, CPU) == (False, True, False)
+    assert calls == [(100, 784, 1200), (100, 1200, 1200), (100, 1200, 10)]  # probed once per shape
+    cache = json.loads((tmp_path / "precision-probe.json").read_text())
+    assert list(cache) == [P.machine_key()] and set(cache[P.machine_key()]) == {"100x784x1200", "100x1200x1200",
+                                                                                 "100x1200x10"}
+    monkeypatch.setattr(P, "_CACHE", None)  # a new process reads the file instead of probing
+    assert P.plan("bf16", sizes, 100, CPU) == (False, True, False) and len(calls) == 3
+    assert "layers 2 of 3" in P.describe("bf16", (False, True, False))
+
+
+@needs_bf16
+def test_a_bf16_step_trains_close_to_fp32_and_keys_its_own_checkpoint(monkeypatch):
+    monkeypatch.setattr(P, "decide", lambda *a: {"bf16": True})
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(400, 28, 28, generator=g) * 255).to(torch.uint8)
+    y = torch.randint(0, 10, (400,), generator=g)
+    data = DeviceImages(x, y, CPU)
+    recipe = dict(sizes=(784, 1000, 1000, 10), epochs=2, batch_size=50, lr=0.05)
+    runs = {}
+    for prec in ("fp32", "bf16"):
+        t = Trainer(TrainConfig(**recipe, precision=prec), [3], data, progress=False)
+        assert t.model.bf16 == ((prec == "bf16"),) * 3
+        runs[prec] = (t, t.run())
+    (t32, r32), (t16, r16) = runs["fp32"], runs["bf16"]
+    assert t32.fingerprint != t16.fingerprint
+    w32, w16 = r32.model.weights[0].detach(), r16.model.weights[0].detach()
+    assert w16.dtype == torch.float32  # master weights stay fp32
+    drift = rel(w16, w32)
+    moved = rel(w32, BatchedMLP(recipe["sizes"], member_generators([3], CPU), CPU).weights[0].detach())
+    assert 0 < drift < 0.2 * moved  # bf16 rounding changes the run, far less than training moved the weights
+
+
+@needs_bf16
+@pytest.mark.parametrize("dropout", [True, False])
+def test_bf16_backward_is_autograds_to_bf16_rounding(dropout, monkeypatch):
+    """The hand-written backward with bf16 products gives autograd's fp32 gradients to bf16 rounding, member by
+    member, and fused into SGD's momentum buffers as well."""
+    monkeypatch.setenv("REPRODUCE_CPU_GEMM", "onednn")
+    monkeypatch.setattr(P, "decide", lambda *a: {"bf16": True})
+    model = BatchedMLP((20, 16, 12, 5), member_generators([0, 1], CPU), CPU, precision="bf16", rows=7)
+    assert model.onednn and model.bf16 == (True, True, True)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 7, 20, generator=gen)
+    masks = [(torch.rand(2, 7, h, generator=gen) > 0.5) * 2.0 for h in (16, 12)] if dropout else None
+    y = torch.randint(0, 5, (2, 7), generator=gen)
+    loss = lambda z: torch.nn.functional.cross_entropy(z.reshape(-1, 5), y.reshape(-1), reduction="sum")  # noqa: E731
+    expected = torch.autograd.grad(loss(model(x, masks)), list(model.parameters()))
+    z = model.forward_for_backward(x, masks).requires_grad_()
+    assert 0 < rel(z.detach(), model(x, masks).detach()) < 2e-2
+    model.backward_into(torch.autograd.grad(loss(z), z)[0])
+    for want, p in zip(expected, model.parameters()):
+        assert rel(p.grad, want) < 3e-2, p.shape
+    old = [torch.randn(p.shape, generator=gen) for p in model.parameters()]
+    bufs = [b.clone() for b in old]
+    z = model.forward_for_backward(x, masks).requires_grad_()
+    model.backward_into(torch.autograd.grad(loss(z), z)[0], 0.7, bufs)
+    for want, b, o in zip(expected, bufs, old):
+        assert b.dtype == torch.float32 and rel(b, 0.7 * o + want) < 3e-2
