@@ -64,7 +64,7 @@ def test_the_probe_is_cached_per_machine(tmp_path, monkeypatch):
                                                                                  "100x1200x10"}
     monkeypatch.setattr(P, "_CACHE", None)  # a new process reads the file instead of probing
     assert P.plan("bf16", sizes, 100, CPU) == (False, True, False) and len(calls) == 3
-    assert "layers 2 of 3" in P.describe("bf16", (False, True, False))
+    assert "layers 2 of 3" in P.describe("bf16", (False, True, False)) and "all 3 layers" in P.describe("bf16", (True,) * 3)
 
 
 @needs_bf16

@@ -132,5 +132,7 @@ def describe(precision: str, layers: tuple[bool, ...]) -> str:
         return "fp32"
     if not any(layers):
         return "bf16 asked for, fp32 used (no layer is faster in bf16 here, or no oneDNN bf16 path)"
+    if all(layers):
+        return f"bf16 products (fp32 accumulation and weights) in all {len(layers)} layers"
     return "bf16 products (fp32 accumulation and weights) in layers " + \
         ", ".join(str(i + 1) for i, on in enumerate(layers) if on) + f" of {len(layers)}, fp32 in the others"
