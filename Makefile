@@ -16,6 +16,7 @@ book:
 	  echo "== papermill $$nb (profile $(PROFILE))"; \
 	  $$py -m papermill $$nb book/chapters/$$(basename $$nb) -p profile $(PROFILE) -p results_dir _build/results \
 	    --cwd . --no-progress-bar; \
+	  $$py -m reproduce.chapter book/chapters/$$(basename $$nb); \
 	done; \
 	$$bin/jupyter-book build . -W -n --keep-going; \
 	echo "open _build/html/index.html"

@@ -70,3 +70,25 @@ def run_chapter(name: str, profile: str = "auto", seeds=None, device: str = "aut
     out = Path(results_dir) if Path(results_dir).is_absolute() else REPO_ROOT / results_dir
     return module.run(profile=profile, seeds=seeds, device=device, overrides=list(overrides) if isinstance(
         overrides, tuple) else overrides, rerun=rerun, results_dir=out, progress=progress)
+
+
+def hide_parameter_cells(path) -> int:
+    """Tag the cell papermill injects (`injected-parameters`) `remove-cell`, as the notebooks' own parameters cell
+    is: the rendered page shows the chapter, not how it was parameterized. Returns how many cells it tagged."""
+    import json
+    path = Path(path)
+    nb = json.loads(path.read_text())
+    n = 0
+    for cell in nb["cells"]:
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if ("injected-parameters" in tags or "parameters" in tags) and "remove-cell" not in tags:
+            tags.append("remove-cell")
+            n += 1
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    return n
+
+
+if __name__ == "__main__":  # python -m reproduce.chapter EXECUTED.ipynb ...: hide their parameter cells
+    import sys
+    for arg in sys.argv[1:]:
+        hide_parameter_cells(arg)

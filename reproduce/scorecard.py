@@ -6,7 +6,7 @@ from typing import Callable
 
 from . import paper, verdicts
 from .catalog import EXPERIMENTS, report_module
-from .reports.common import fmt, seeds_phrase
+from .reports.common import badge, fmt, seeds_phrase
 from .results import is_clean, read_record, summarize
 
 
@@ -95,10 +95,8 @@ def table(this_dir=None):
             "§": r["section"], "number": r["number"], "paper": _num(r["paper"]),
             "recorded `paper` run": fmt(r["paper run"], 2),
             "recorded `quick` run": fmt(r["quick run"], 2),
-            "this build": (fmt(r["this build"], 2) + f" [{r['this build profile']}]") if r["this build"]
-            else "not yet run",
             "band": r["band"],
-            "verdict": r["verdict"],
+            "verdict": badge(r["verdict"]),
         })
     return pd.DataFrame(data)
 
@@ -196,3 +194,79 @@ def worsened(current: dict, recorded: dict) -> list[str]:
             if RANK[now] < RANK[was]:
                 bad.append(f"{profile} {key}: {was} -> {now}")
     return bad
+
+
+# The headline: one row per claim of the paper (not per number), in the paper's order, each judged by the verdict of
+# the number that carries it (scorecard rule) or by its claim judge (verdicts.CLAIM_JUDGES).
+HEADLINE = (
+    ("3", "A small net distilled from a big one gets most of its generalization (74 errors against 146)",
+     "mnist.distilled_errors"),
+    ("3", "A student that never saw a 3 gets most test 3s right after a bias shift", "omitted3.pct_3_correct_after"),
+    ("3", "A student that saw only 7s and 8s recognizes the other digits after a bias shift", "only78.error_pct_after"),
+    ("3", "With 300 or more units, all T above 8 distil about equally well", "temperature.high_T_similar"),
+    ("3", "With 30 units, T in 2.5..4 distils best", "temperature.mid_T_best_at_30"),
+    ("4", "One distilled model keeps more than 80% of a 10-model ensemble's gain", "speech.gain_transferred_pct"),
+    ("5", "Specialists raise a generalist's top-1 accuracy (+4.4% relative)", "jft.relative_top1_gain_pct"),
+    ("5", "The specialists' gain grows with how many cover the correct class", "jft.table4_trend"),
+    ("6", "Soft targets let a model trained on 3% of the data keep most of the full-data accuracy",
+     "reg.gap_recovered_pct"),
+)
+
+
+# what the paper shows for a claim that is not one number (the temperature claims are stated in words only)
+_T4 = paper.JFT_COVERAGE_TABLE
+CLAIM_PAPER = {"jft.table4_trend": f"Table 4: {_T4[1][3]:+.1f}% with {_T4[1][0]} covering specialist to "
+                                   f"{_T4[-1][3]:+.1f}% with {_T4[-1][0]}"}
+
+
+def experiment_of(key: str) -> str:
+    return verdicts.CLAIM_JUDGES[key][0] if key in verdicts.CLAIM_JUDGES else EXTRACT[key][0]
+
+
+def headline_rows(results_dir=None, experiment: str | None = None) -> list[dict]:
+    """The headline's rows (of one experiment's chapter, if given): the claim, the paper's number, ours at `paper`
+    with its spread, and the verdict."""
+    numbers = {r["key"]: r for r in rows()}
+    claims = {r["key"]: r for r in claim_rows(results_dir)}
+    out = []
+    for section, claim, key in HEADLINE:
+        if experiment is not None and experiment_of(key) != experiment:
+            continue
+        if key in claims:
+            c = claims[key]["paper"]
+            out.append({"section": section, "claim": claim, "key": key, "experiment": experiment_of(key),
+                        "paper": CLAIM_PAPER.get(key, "a claim, no number"), "ours": c["why"] or "not yet run",
+                        "verdict": c["verdict"]})
+        else:
+            n = numbers[key]
+            unit = f" {n['unit']}" if n["unit"] and n["unit"] not in ("%",) else n["unit"] or ""
+            ours = "not yet run" if n["paper run"] is None else fmt(n["paper run"], 1) + unit
+            out.append({"section": section, "claim": claim, "key": key, "experiment": experiment_of(key),
+                        "paper": f"{_num(n['paper'])}{unit}", "ours": ours, "verdict": n["verdict"]})
+    return out
+
+
+def headline_table(results_dir=None, experiment: str | None = None):
+    """The headline (of one chapter, if given) as a table with verdict badges: a reader's answer in ten seconds."""
+    import pandas as pd
+    return pd.DataFrame([{"§": r["section"], "the paper's claim": r["claim"], "paper": r["paper"],
+                          "ours (paper run)": r["ours"], "verdict": badge(r["verdict"])}
+                         for r in headline_rows(results_dir, experiment)])
+
+
+def headline_counts(results_dir=None) -> str:
+    """Markdown: how many headline claims have each verdict, as badges."""
+    from collections import Counter
+
+    counts = Counter(r["verdict"] for r in headline_rows(results_dir))
+    order = sorted(counts, key=lambda v: (-RANK.get(v, 0), v))
+    return ", ".join(f"{counts[v]} {badge(v)}" for v in order)
+
+
+def this_build_table(this_dir):
+    """This build's numbers (the smoke profile in CI), apart from the paper's: they only show the code runs."""
+    import pandas as pd
+    data = [{"§": r["section"], "number": r["number"],
+             "this build": fmt(r["this build"], 2) + f" [{r['this build profile']}]"}
+            for r in rows(this_dir) if r["this build"]]
+    return pd.DataFrame(data)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from reproduce.catalog import CHAPTERS, PAGES
+from reproduce.chapter import hide_parameter_cells
 from reproduce.datasets import mnist as data
 from reproduce.results import REPO_ROOT
 
@@ -44,6 +45,7 @@ def executed(tmp_path_factory):
             papermill.execute_notebook(str(nb), str(out), cwd=str(REPO_ROOT), progress_bar=False,
                                        parameters={"profile": "smoke", "results_dir": str(tmp / "results"),
                                                    "rerun": True}, kernel_name="python3")
+            hide_parameter_cells(out)  # as `make book` does
             outs[nb.stem] = out
     finally:
         if old is None:
@@ -61,6 +63,7 @@ def built_book(executed, tmp_path_factory):
     (src / "book" / "chapters").mkdir(parents=True)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(REPO_ROOT / name, src / name)
+    shutil.copytree(REPO_ROOT / "_static", src / "_static")
     for md in (REPO_ROOT / "book").glob("*.md"):
         shutil.copy(md, src / "book" / md.name)
     for name, out in outs.items():

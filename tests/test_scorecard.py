@@ -149,3 +149,40 @@ def test_sampled_permutation_p_values_draw_many_orders():
     from reproduce.stats import spearman_p
     up, down = spearman_p(list(range(10)), [3, 1, 4, 1.5, 5, 9, 2, 6, 5.5, 3.5])
     assert 0.02 < up < 0.98 and 0.02 < down < 0.98
+
+
+def test_the_headline_is_one_row_per_claim_and_every_chapter_has_one(tmp_path):
+    from reproduce.catalog import EXPERIMENTS
+    heads = scorecard.headline_rows()
+    assert [r["key"] for r in heads] == [k for _, _, k in scorecard.HEADLINE]
+    assert {r["experiment"] for r in heads} == set(EXPERIMENTS)  # each chapter opens with a verdict
+    for r in heads:
+        assert r["verdict"] and r["paper"] and r["ours"]
+    mnist = scorecard.headline_rows(experiment="mnist")
+    assert [r["key"] for r in mnist] == ["mnist.distilled_errors"]
+    by_key = {r["key"]: r for r in scorecard.rows()}
+    assert mnist[0]["verdict"] == by_key["mnist.distilled_errors"]["verdict"]  # the same rule as the full table
+
+
+def test_badges_carry_the_word_and_a_colour_class():
+    from reproduce.reports.common import badge
+    assert badge("reproduced") == '<span class="verdict verdict-good">reproduced</span>'
+    assert 'verdict-bad">not reproduced<' in badge("not reproduced")
+    assert 'verdict-none">not yet run<' in badge("not yet run")
+    assert 'verdict-near">close<' in badge("close") and "&lt;" in badge("<b>")  # escaped
+    table = scorecard.headline_table(experiment="speech")
+    assert len(table) == 2 and all(v.startswith('<span class="verdict') for v in table["verdict"])
+
+
+def test_this_builds_numbers_never_stand_beside_the_papers(tmp_path):
+    """A smoke build's numbers have their own table, without the paper's column; the full table has no
+    'this build' column."""
+    import json
+    assert "this build" not in scorecard.table(tmp_path).columns
+    (tmp_path / "smoke").mkdir()
+    from reproduce.results import RESULTS_DIR
+    rec = json.loads((RESULTS_DIR / "smoke" / "mnist.json").read_text())
+    (tmp_path / "smoke" / "mnist.json").write_text(json.dumps(rec))
+    t = scorecard.this_build_table(tmp_path)
+    assert list(t.columns) == ["§", "number", "this build"] and len(t) == 4  # 3 error counts and T
+    assert all(v.endswith("[smoke]") for v in t["this build"])

@@ -79,3 +79,15 @@ def provenance_box(this_run: dict, records: dict) -> str:
     for prof, rec in records.items():
         lines.append(f"- **recorded `{prof}`**: " + (provenance_line(rec) if rec else "not yet run"))
     return "\n".join(lines)
+
+
+# a verdict's badge class: its colour in _static/verdicts.css (green, amber, red, grey), the word always shown too
+BADGE_CLASS = {"reproduced": "good", "matches": "good", "close": "near", "inconclusive": "open",
+               "not reproduced": "bad", "differs": "bad"}
+
+
+def badge(verdict: str) -> str:
+    """Inline HTML: the verdict as a coloured badge with its word (a reader without colour still reads it)."""
+    import html
+    return (f'<span class="verdict verdict-{BADGE_CLASS.get(verdict, "none")}">{html.escape(verdict)}</span>')
+
