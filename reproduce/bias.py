@@ -55,6 +55,23 @@ def best_shift(errors: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
     return torch.stack(out)
 
 
+def prior_matched_shift(logits: torch.Tensor, classes: Sequence[int], prior: float, shifts: torch.Tensor,
+                        chunk: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per member, the shift on the grid that brings the mean predicted probability of `classes` (summed) over the
+    images of `logits` (E, N, C) closest to `prior`, their share of the training labels: a correction that reads no
+    label of the images it is applied to. Returns (shifts (E,), the mean probability at each grid shift (E, S))."""
+    E, N, C = logits.shape
+    add = torch.zeros(C, dtype=logits.dtype, device=logits.device)
+    add[list(classes)] = 1.0
+    mass = []
+    for start in range(0, len(shifts), chunk):
+        s = shifts[start:start + chunk].to(logits.dtype).to(logits.device)
+        p = torch.softmax(logits.unsqueeze(1) + s.view(1, -1, 1, 1) * add, -1)  # (E, s, N, C)
+        mass.append(p[..., list(classes)].sum(-1).mean(-1))
+    mass = torch.cat(mass, 1)
+    return shifts[(mass - prior).abs().argmin(1)], mass
+
+
 def confusion(pred: torch.Tensor, labels: torch.Tensor, n_classes: int = 10) -> torch.Tensor:
     """Counts (n_classes, n_classes): row = true class, column = predicted class."""
     return torch.bincount(labels * n_classes + pred, minlength=n_classes * n_classes).view(n_classes, n_classes)

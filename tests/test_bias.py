@@ -99,17 +99,34 @@ def _set_with_deficit(n_per_class: int, deficit: float, margin: float, seed: int
 
 
 def test_validation_chosen_shift_never_reads_the_test_labels():
-    """The honest shift is the validation split's optimum, applied once to the test set: here the validation set
+    """The honest shifts read no test label. The validation-chosen one is the validation split's optimum, applied once to the test set: here the validation set
     wants a shift near 1 and the test set one near 3, and the record must keep them apart. Scrambling the test
     labels changes the test-optimal shift, never the validation-chosen one."""
     val, val_logits = _set_with_deficit(20, deficit=0.9, margin=1.2, seed=0)
     test, test_logits = _set_with_deficit(20, deficit=2.9, margin=3.2, seed=1)
     shifts = od.shift_grid("no3")
-    r = od.analyse(_Logits({id(val): val_logits, id(test): test_logits}), test, val, [3], shifts)
+    r = od.analyse(_Logits({id(val): val_logits, id(test): test_logits}), test, val, [3], shifts, 0.1)
     assert 0.9 < r["shift_val_chosen"]["values"][0] < 1.2 and 2.9 < r["shift_test_optimal"]["values"][0] < 3.2
     assert r["errors_val_chosen"]["values"][0] == 20  # a shift near 1 fixes none of the 20 test 3s
     assert r["errors_test_optimal"]["values"][0] == 0 and r["val_errors_at_val_shift"]["values"][0] == 0
     scrambled = test.labels[torch.randperm(test.n, generator=torch.Generator().manual_seed(2))]
     test.labels = scrambled
-    r2 = od.analyse(_Logits({id(val): val_logits, id(test): test_logits}), test, val, [3], shifts)
+    r2 = od.analyse(_Logits({id(val): val_logits, id(test): test_logits}), test, val, [3], shifts, 0.1)
     assert r2["shift_val_chosen"] == r["shift_val_chosen"]
+    assert r2["shift_prior_matched"] == r["shift_prior_matched"]  # the label-free correction reads no label either
+
+
+def test_prior_matched_shift_reads_no_labels_and_hits_the_prior():
+    """The label-free correction (it takes no labels): the grid shift that brings the omitted class's mean predicted
+    probability nearest its prior."""
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 500, 10, generator=g)
+    logits[..., 3] -= 4.0  # a student that never saw a 3: its 3 logit is far too low
+    shifts = torch.round(torch.arange(-2.0, 12.0001, 0.05) * 1000) / 1000
+    s, mass = bias.prior_matched_shift(logits, [3], 0.1, shifts)
+    assert s.shape == (2,) and mass.shape == (2, len(shifts))
+    assert torch.all(mass[:, 1:] >= mass[:, :-1])  # more shift, more probability on the 3s
+    for e in range(2):
+        i = int(torch.searchsorted(shifts, s[e:e + 1]))
+        assert abs(float(mass[e, i]) - 0.1) <= float((mass[e] - 0.1).abs().min()) + 1e-6 and abs(float(mass[e, i]) - 0.1) < 0.01
+        assert 3.0 < float(s[e]) < 5.0  # undoes most of the -4 handicap

@@ -78,19 +78,23 @@ def run(run_: Run, progress: bool, log):
         logits_t = teacher_logits[:, torch.as_tensor(idx, device=dev)]
         seeds_s = [SEED_BASE[name] + i for i in range(cfg["seeds"])]
         result = train_role(name, cfg[name], seeds_s, transfer, test, logits_t, progress, cfg["profile"])
-        out[name] = analyse(result.model, test, val, shifted, shift_grid(name))
+        prior = float(np.isin(m.train_y, shifted).mean())  # the shifted classes' share of the training labels
+        out[name] = analyse(result.model, test, val, shifted, shift_grid(name), prior)
         out[name].update(seeds=seeds_s, transfer_size=len(idx), wall_s=round(result.wall_s, 2),
                          resumed_from_epoch=result.resumed_from_epoch,
                          curves={str(k): v for k, v in sorted(result.history.items())})
         r = out[name]
         log(f"{name}: {len(idx)} transfer images; test errors {r['errors_before']['values']} before, "
             f"{r['errors_test_optimal']['values']} at the test-optimal shift {r['shift_test_optimal']['values']}, "
-            f"{r['errors_val_chosen']['values']} at the validation-chosen shift {r['shift_val_chosen']['values']}")
+            f"{r['errors_val_chosen']['values']} at the validation-chosen shift {r['shift_val_chosen']['values']}, "
+            f"{r['errors_prior_matched']['values']} at the prior-matched shift {r['shift_prior_matched']['values']}")
     return m.source, out
 
 
-def analyse(model, test: DeviceImages, val: DeviceImages, shifted: list[int], shifts: torch.Tensor) -> dict:
-    """Errors before any shift, at the test-optimal shift and at the validation-chosen shift, per member."""
+def analyse(model, test: DeviceImages, val: DeviceImages, shifted: list[int], shifts: torch.Tensor,
+            prior: float) -> dict:
+    """Errors before any shift, at the test-optimal shift, at the validation-chosen shift and at the prior-matched
+    shift (the shifted classes' mean predicted probability on the unlabelled test images = `prior`), per member."""
     test_logits = model.predict(test)
     val_logits = model.predict(val)
     tot, special = bias.sweep(test_logits, test.labels, shifted, shifts)
@@ -100,7 +104,8 @@ def analyse(model, test: DeviceImages, val: DeviceImages, shifted: list[int], sh
     s_val = bias.best_shift(vtot, shifts)
     pos = lambda s: torch.searchsorted(shifts, s.contiguous())  # noqa: E731 (shifts are on the grid)
     rows = torch.arange(tot.shape[0])
-    i_test, i_val = pos(s_test), pos(s_val)
+    s_prior, mass = bias.prior_matched_shift(test_logits, shifted, prior, shifts)
+    i_test, i_val, i_prior = pos(s_test), pos(s_val), pos(s_prior)
     n_special = int(torch.isin(test.labels, torch.as_tensor(shifted, device=test.labels.device)).sum())
     first = 0  # confusion matrices are shown for the first member
     before = bias.confusion(test_logits[first].argmax(-1), test.labels)
@@ -117,8 +122,12 @@ def analyse(model, test: DeviceImages, val: DeviceImages, shifted: list[int], sh
         "errors_val_chosen": summarize(tot[rows, i_val].tolist()),
         "special_errors_val_chosen": summarize(special[rows, i_val].tolist()),
         "val_errors_at_val_shift": summarize(vtot[rows, i_val].tolist()),
+        "prior": round(prior, 5),
+        "shift_prior_matched": summarize(s_prior.tolist()),
+        "errors_prior_matched": summarize(tot[rows, i_prior].tolist()),
+        "special_errors_prior_matched": summarize(special[rows, i_prior].tolist()),
         "sweep": {"shifts": shifts.tolist(), "test_errors": tot.tolist(), "test_special_errors": special.tolist(),
-                  "val_errors": vtot.tolist()},
+                  "val_errors": vtot.tolist(), "test_mean_prob_shifted": mass.tolist()},
         "confusion_member0": {"before": before.tolist(), "test_optimal": after.tolist(),
                               "val_chosen": after_val.tolist()},
     }

@@ -16,11 +16,16 @@ ROWS = [
     ("no 3s: validation-chosen shift", "no3", "shift_val_chosen", None, None),
     ("no 3s: test errors, validation-chosen shift", "no3", "errors_val_chosen", None, None),
     ("no 3s: % of test 3s correct, validation-chosen shift", "no3", "special_errors_val_chosen", "pct3", None),
+    ("no 3s: prior-matched shift (reads no labels)", "no3", "shift_prior_matched", None, None),
+    ("no 3s: test errors, prior-matched shift", "no3", "errors_prior_matched", None, None),
+    ("no 3s: % of test 3s correct, prior-matched shift", "no3", "special_errors_prior_matched", "pct3", None),
     ("7s and 8s only: test error %, no shift", "only78", "errors_before", "pct", "only78.error_pct_before"),
     ("7s and 8s only: test-optimal shift of the 7 and 8 biases", "only78", "shift_test_optimal", None, "only78.bias_shift"),
     ("7s and 8s only: test error %, test-optimal shift", "only78", "errors_test_optimal", "pct", "only78.error_pct_after"),
     ("7s and 8s only: validation-chosen shift", "only78", "shift_val_chosen", None, None),
     ("7s and 8s only: test error %, validation-chosen shift", "only78", "errors_val_chosen", "pct", None),
+    ("7s and 8s only: prior-matched shift (reads no labels)", "only78", "shift_prior_matched", None, None),
+    ("7s and 8s only: test error %, prior-matched shift", "only78", "errors_prior_matched", "pct", None),
 ]
 
 _TARGETS = {k: paper.paper(k) for k in ("omitted3.errors_after", "omitted3.pct_3_correct_after",
@@ -41,9 +46,10 @@ def _transform(summary: dict, how: str | None, n3: int) -> dict:
     return summarize([f(v) for v in summary["values"]])
 
 
-def value(record: dict, tset: str, key: str, how: str | None = None) -> dict:
+def value(record: dict, tset: str, key: str, how: str | None = None) -> dict | None:
+    """A row's summary in a record; None where the record predates the quantity (the prior-matched shift)."""
     res = record["results"][tset]
-    return _transform(res[key], how, res["n_test_special"])
+    return _transform(res[key], how, res["n_test_special"]) if key in res else None
 
 
 def table(this_run: dict, records: dict):
@@ -53,11 +59,16 @@ def table(this_run: dict, records: dict):
         row = {"quantity": label, "paper": paper.paper(pkey) if pkey else "—"}
         for prof in ("paper", "quick"):
             rec = records.get(prof)
-            row[f"recorded `{prof}`"] = fmt(value(rec, tset, key, how), 2) if rec else "not yet run"
-        row[f"this run (`{this_run['profile']}`)"] = fmt(value(this_run, tset, key, how), 2)
+            row[f"recorded `{prof}`"] = _cell(rec, tset, key, how) if rec else "not yet run"
+        row[f"this run (`{this_run['profile']}`)"] = _cell(this_run, tset, key, how)
         row["verdict (`paper` run)"] = row_verdict(records, tset, key, how, pkey)
         rows.append(row)
     return pd.DataFrame(rows).set_index("quantity")
+
+
+def _cell(record: dict, tset: str, key: str, how: str | None) -> str:
+    v = value(record, tset, key, how)
+    return "not in this record (made before it was measured)" if v is None else fmt(v, 2)
 
 
 def row_verdict(records: dict, tset: str, key: str, how: str | None, pkey: str | None) -> str:
@@ -112,8 +123,21 @@ def verdict_text(records: dict, this_run: dict) -> str:
             f"In {name} (`{r['profile']}`), the no-3s student gets {p3b:.1f}% of test 3s right before any "
             f"correction and {p3:.1f}% after raising the 3 bias by {s:.2f} (paper: 3.5); the shift chosen on "
             f"validation images gives {p3v:.1f}%, at {100 * honest_gap(r, 'no3'):+.1f}% test errors relative to "
-            f"the test-optimal shift ({100 * honest_gap(r, 'only78'):+.1f}% for the 7s-and-8s student).")
+            f"the test-optimal shift ({100 * honest_gap(r, 'only78'):+.1f}% for the 7s-and-8s student)."
+            + prior_matched_text(r))
     return "\n\n".join(lines)
+
+
+def prior_matched_text(r: dict) -> str:
+    """A sentence on the label-free correction, where the record has it."""
+    pm = value(r, "no3", "special_errors_prior_matched", "pct3")
+    if pm is None:
+        return ""
+    e78 = value(r, "only78", "errors_prior_matched", "pct")["mean"]
+    return (f" Matching the 3s' mean predicted probability on the unlabelled test images to their share of the "
+            f"training labels ({100 * r['results']['no3']['prior']:.1f}%), which reads no label, gives "
+            f"{pm['mean']:.1f}% of test 3s right and {value(r, 'no3', 'errors_prior_matched')['mean']:.1f} test "
+            f"errors; the same for the 7s and 8s gives {e78:.2f}% test error.")
 
 
 def shortfall_text(record: dict | None, mnist_record: dict | None, explored: str = "") -> str:
