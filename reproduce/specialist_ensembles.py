@@ -226,17 +226,30 @@ def evaluate(p_general: torch.Tensor, labels: torch.Tensor, subsets: list[list[i
               "conditional_images": int(cond.sum()), "images": N,
               "images_with_active_specialist": int(active.any(1).sum())}
     table3["relative_top1_gain_pct"] = (100 * (table3["test_acc_combined"] - table3["test_acc_generalist"])
-                                        / table3["test_acc_generalist"])
+                                        / table3["test_acc_generalist"]) if table3["test_acc_generalist"] else \
+        float("nan")  # no relative gain over a generalist that gets nothing right
     table4 = []
     for lo, hi, name in [(i, i, str(i)) for i in range(10)] + [(10, 10 ** 9, "10 or more")]:
         m = (covering >= lo) & (covering <= hi)
         n = int(m.sum())
         if n == 0 and lo > 0:
             continue
-        base, new = int(gen_ok[m].sum()), int(comb_ok[m].sum())
-        table4.append({"covering": name, "images": n, "generalist_correct": base, "delta_correct": new - base,
-                       "relative_change_pct": 100 * (new - base) / base if base else float("nan")})
-    return {"table3": table3, "table4": table4, "in_subset": in_subset_accuracy(p_general, labels, subsets, probs)}
+        table4.append({"covering": name, **_change(gen_ok, comb_ok, m)})
+    # Table 4's row 0 holds two kinds of image: those no specialist is active for (never changed, by construction)
+    # and those with an active specialist whose classes miss the true class (its dustbin can still move the answer)
+    none_active = ~active.any(1)
+    row0 = {"no_active_specialist": _change(gen_ok, comb_ok, none_active),
+            "active_but_uncovered": _change(gen_ok, comb_ok, (covering == 0) & ~none_active)}
+    return {"table3": table3, "table4": table4, "table4_row0": row0,
+            "in_subset": in_subset_accuracy(p_general, labels, subsets, probs)}
+
+
+def _change(gen_ok: torch.Tensor, comb_ok: torch.Tensor, m: torch.Tensor) -> dict:
+    """A Table 4 row over the images m: counts, the change in correct answers, and its two directions."""
+    base, new = int(gen_ok[m].sum()), int(comb_ok[m].sum())
+    return {"images": int(m.sum()), "generalist_correct": base, "delta_correct": new - base,
+            "wrong_to_right": int((~gen_ok[m] & comb_ok[m]).sum()), "right_to_wrong": int((gen_ok[m] & ~comb_ok[m]).sum()),
+            "relative_change_pct": 100 * (new - base) / base if base else float("nan")}
 
 
 def in_subset_accuracy(p_general: torch.Tensor, labels: torch.Tensor, subsets: list[list[int]],

@@ -153,10 +153,28 @@ def test_evaluate_counts_coverage_and_credits_a_good_specialist():
     assert sum(r["images"] for r in t4) == 50
     row1 = next(r for r in t4 if r["covering"] == "1")
     assert row1["images"] == n and row1["delta_correct"] == n // 2
+    assert row1["wrong_to_right"] == n // 2 and row1["right_to_wrong"] == 0
+    assert out["table4_row0"]["no_active_specialist"]["images"] == 10  # the 2s: no specialist is active for them
+    assert out["table4_row0"]["no_active_specialist"]["delta_correct"] == 0
     # on its own 40 images the specialist is always right, the generalist (always 1) half the time
     ins = out["in_subset"]
     assert ins["images"] == [n] and ins["specialist_acc"] == [100.0] and ins["generalist_acc"] == [50.0]
     assert ins["specialists_better"] == 1
+
+
+def test_an_active_specialist_can_change_an_image_whose_true_class_it_does_not_cover():
+    """Table 4's row 0 is not only untouched images: a generalist that says 1 (wrong) for a true 2, beside a
+    specialist over {0, 1} sure it is neither (its dustbin), moves the answer to 2 with no specialist covering 2."""
+    labels = torch.tensor([2] * 10)
+    pg = torch.full((10, 4), 0.05)
+    pg[:, 1], pg[:, 2] = 0.5, 0.4
+    pm = torch.zeros(10, 3)
+    pm[:, 2] = 0.98  # the dustbin
+    pm[:, :2] = 0.01
+    out = S.evaluate(pg, labels, [[0, 1]], [pm], steps=300)
+    split = out["table4_row0"]["active_but_uncovered"]
+    assert split["images"] == 10 and split["generalist_correct"] == 0 and split["wrong_to_right"] == 10
+    assert out["table4"][0]["covering"] == "0" and out["table4"][0]["delta_correct"] == 10
 
 
 def test_classes_never_confused_do_not_collapse_into_one_giant_cluster():
