@@ -247,22 +247,27 @@ class _WindowDataset(torch.utils.data.Dataset):
             self.labels[i]
 
 
+def synthetic_frames(cfg: TrainConfig, dev, n: int):
+    """n random frames of 26 x 40 context windows with random labels, as the core's DeviceFrames and as the
+    reference loop's Dataset (the same rows, centres and labels)."""
+    from .train.data import DeviceFrames
+    rng = np.random.default_rng(0)
+    rows = rng.standard_normal((n + 25, cfg.sizes[0] // 26)).astype(np.float16)
+    centres = np.arange(20, n + 20)
+    labels = rng.integers(0, cfg.sizes[-1], n)
+    return DeviceFrames(rows, centres, labels, dev), _WindowDataset(rows, centres, labels)
+
+
 def speech(device: str = "auto", sizes=SPEECH["sizes"], n_frames: int = 50_000, ensemble: int = 10,
            n_steps: int = 10, repeats: int = 3, warmup: int = 3, log=print) -> dict:
     """The speech chapter's frame classifier (the `paper` profile's 4 x 1024 net, batch 256, 26 x 40 inputs) on
     synthetic frames: a DataLoader loop against the core (E = 1, E batched, E separate), side by side."""
-    from .train.data import DeviceFrames
     from .results import provenance
     dev = resolve_device(device)
     cfg = TrainConfig(**dict(SPEECH, sizes=tuple(sizes)))
-    rng = np.random.default_rng(0)
-    rows = rng.standard_normal((n_frames + 25, 40)).astype(np.float16)
-    centres = np.arange(20, n_frames + 20)
-    labels = rng.integers(0, cfg.sizes[-1], n_frames)
-    frames = DeviceFrames(rows, centres, labels, dev)
+    frames, windows = synthetic_frames(cfg, dev, n_frames)
     t0 = time.perf_counter()
-    out = compare(_reference_step(_WindowDataset(rows, centres, labels), cfg, dev), frames, cfg, ensemble, dev,
-                  n_steps, repeats, warmup, log)
+    out = compare(_reference_step(windows, cfg, dev), frames, cfg, ensemble, dev, n_steps, repeats, warmup, log)
     return {"benchmark": f"speech frame classifier {'-'.join(map(str, cfg.sizes))}, batch {cfg.batch_size}, "
                          "26 x 40 context windows gathered per batch", "rows": out,
             "config": {"n_steps": n_steps, "repeats": repeats, "warmup": warmup, "ensemble": ensemble,
@@ -390,14 +395,6 @@ PRECISION_RECIPES = {"MNIST teacher 784-1200-1200-10, batch 100": TEACHER,
                                                                                           2560, 201))}
 
 
-def _frames_for(cfg: TrainConfig, dev, n: int = 20_000):
-    from .train.data import DeviceFrames
-    rng = np.random.default_rng(0)
-    rows = rng.standard_normal((n + 25, cfg.sizes[0] // 26)).astype(np.float16)
-    return DeviceFrames(rows, np.arange(20, n + 20), rng.integers(0, cfg.sizes[-1], n), dev), \
-        _WindowDataset(rows, np.arange(20, n + 20), rng.integers(0, cfg.sizes[-1], n))
-
-
 def precision(device: str = "cpu", n_steps: int = 5, repeats: int = 3, warmup: int = 2, recipes=None,
               log=print) -> dict:
     """The machine's fp32 and bf16 GEMM peaks at the shapes each step multiplies (train/precision.py's probe), and
@@ -417,7 +414,7 @@ def precision(device: str = "cpu", n_steps: int = 5, repeats: int = 3, warmup: i
     for name, recipe in (recipes or PRECISION_RECIPES).items():
         cfg = TrainConfig(**recipe)
         shapes = [(cfg.batch_size, a, b) for a, b in zip(cfg.sizes[:-1], cfg.sizes[1:])]
-        probes = {f"{r}x{a}x{b}": P.probe(r, a, b) for r, a, b in shapes}
+        probes = {f"{r}x{a}x{b}": P.decide(r, a, b, fresh=True) for r, a, b in shapes}  # plan() below reads these
         # the peak at this step's shapes: the best GFLOP/s any of its layer products reached in the probe
         peak = {p: max(v[f"{p}_gflops"] for v in probes.values()) for p in ("fp32", "bf16")}
         if cfg.sizes[0] == 784:
@@ -425,14 +422,12 @@ def precision(device: str = "cpu", n_steps: int = 5, repeats: int = 3, warmup: i
             train, reference = DeviceImages(m.train_x, m.train_y, dev), reference_step_fn(m.train_x, m.train_y, cfg,
                                                                                            dev)
         else:
-            train, ds = _frames_for(cfg, dev)
+            train, ds = synthetic_frames(cfg, dev, 20_000)
             reference = _reference_step(ds, cfg, dev)
         chosen = P.plan("bf16", cfg.sizes, cfg.batch_size, dev)
         steps = {REFERENCE: reference, "core, fp32": core_step_fn(train, cfg, 1, graph=False)}
-        for label, layers in (("core, bf16 where the probe chose it", chosen),
-                              ("core, bf16 in every layer", (True,) * len(shapes))):
-            if not P.available() or not gemm.use_onednn(cfg.sizes):
-                continue
+        bf16_rows = (("core, bf16 where the probe chose it", chosen), ("core, bf16 in every layer", (True,) * len(shapes)))
+        for label, layers in bf16_rows if P.available() and gemm.use_onednn(cfg.sizes) else ():
             trainer = Trainer(TrainConfig(**dict(recipe, precision="bf16")), [0], train, use_cuda_graph=False,
                               progress=False)
             trainer.model.bf16 = tuple(layers)

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from . import experiments
 from .catalog import EXPERIMENTS
-from .datasets.image_sets import DATASETS
 from .errors import UserError, is_int
 from .profiles import PROFILE_NAMES, default_profile
 from .results import REPO_ROOT
@@ -38,19 +37,18 @@ def check_params(profile: str, seeds, device: str, rerun, results_dir, overrides
 
 
 def _extra_overrides(name: str, extra: dict, overrides):
-    """Chapter-specific parameters (the specialists' dataset and data_root) as overrides of its profile."""
+    """Chapter-specific parameters (the specialists' dataset and data_root) as overrides of its profile; their
+    values are the experiment's to check (its resolve_config names the allowed datasets)."""
     allowed = getattr(experiments.get(name), "EXTRA_PARAMS", ())
     unknown = sorted(set(extra) - set(allowed))
     if unknown:
         raise UserError(f"parameter {unknown[0]} is not one of the {name} chapter's"
                         + (f"; its extra parameters: {', '.join(allowed)}" if allowed else " (it has no extra ones)"))
-    if "dataset" in extra and extra["dataset"] not in DATASETS:
-        raise UserError(f"parameter dataset={extra['dataset']!r}; allowed: {', '.join(DATASETS)}")
     if extra.get("data_root") is not None and not isinstance(extra["data_root"], str):
         raise UserError(f"parameter data_root={extra['data_root']!r} must be None or a folder path")
     extra = {k: v for k, v in extra.items() if v is not None}
     if not extra:
-        return overrides
+        return dict(overrides) if isinstance(overrides, dict) else list(overrides)
     if isinstance(overrides, dict):
         return {**extra, **overrides}
     return [f"{k}={v}" for k, v in extra.items()] + list(overrides)
@@ -68,8 +66,8 @@ def run_chapter(name: str, profile: str = "auto", seeds=None, device: str = "aut
     overrides = _extra_overrides(name, extra, overrides)
     profile = default_profile() if profile == "auto" else profile
     out = Path(results_dir) if Path(results_dir).is_absolute() else REPO_ROOT / results_dir
-    return module.run(profile=profile, seeds=seeds, device=device, overrides=list(overrides) if isinstance(
-        overrides, tuple) else overrides, rerun=rerun, results_dir=out, progress=progress)
+    return module.run(profile=profile, seeds=seeds, device=device, overrides=overrides, rerun=rerun,
+                      results_dir=out, progress=progress)
 
 
 def hide_parameter_cells(path) -> int:

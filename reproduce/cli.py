@@ -121,7 +121,8 @@ def main(argv=None) -> int:
             if args.record:
                 device = rec["provenance"]["device"] + (f" {rec['cpu']['cpu_model']}" if args.precision else "")
                 slug = re.sub(r"[^A-Za-z0-9]+", "-", device).strip("-").lower()
-                folder = ("bench-precision" if args.precision else "bench-sweep" if args.sweep else "bench-speech" if args.speech else
+                folder = ("bench-precision" if args.precision else
+                          "bench-sweep" if args.sweep else "bench-speech" if args.speech else
                           "bench-specialists" if args.specialists else "bench-scaling" if args.scaling else "bench")
                 path = RESULTS_DIR / folder / f"{slug}.json"
                 atomic_write_json(path, rec)

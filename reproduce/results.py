@@ -6,11 +6,9 @@ record and a record written earlier survives any failure of a later run.
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 import json
 import os
 import platform
-import re
 import shlex
 import statistics
 import subprocess

@@ -199,14 +199,15 @@ def worsened(current: dict, recorded: dict) -> list[str]:
 # The headline: one row per claim of the paper (not per number), in the paper's order, each judged by the verdict of
 # the number that carries it (scorecard rule) or by its claim judge (verdicts.CLAIM_JUDGES).
 HEADLINE = (
-    ("3", "A small net distilled from a big one gets most of its generalization (74 errors against 146)",
+    ("3", "A small net distilled from a big one gets most of its generalization "
+          f"({paper.paper('mnist.distilled_errors'):g} errors against {paper.paper('mnist.small_errors'):g})",
      "mnist.distilled_errors"),
     ("3", "A student that never saw a 3 gets most test 3s right after a bias shift", "omitted3.pct_3_correct_after"),
     ("3", "A student that saw only 7s and 8s recognizes the other digits after a bias shift", "only78.error_pct_after"),
     ("3", "With 300 or more units, all T above 8 distil about equally well", "temperature.high_T_similar"),
     ("3", "With 30 units, T in 2.5..4 distils best", "temperature.mid_T_best_at_30"),
     ("4", "One distilled model keeps more than 80% of a 10-model ensemble's gain", "speech.gain_transferred_pct"),
-    ("5", "Specialists raise a generalist's top-1 accuracy (+4.4% relative)", "jft.relative_top1_gain_pct"),
+    ("5", "Specialists raise a generalist's top-1 accuracy (relative gain)", "jft.relative_top1_gain_pct"),
     ("5", "The specialists' gain grows with how many cover the correct class", "jft.table4_trend"),
     ("6", "Soft targets let a model trained on 3% of the data keep most of the full-data accuracy",
      "reg.gap_recovered_pct"),
@@ -234,15 +235,14 @@ def headline_rows(results_dir=None, experiment: str | None = None) -> list[dict]
             continue
         if key in claims:
             c = claims[key]["paper"]
-            out.append({"section": section, "claim": claim, "key": key, "experiment": experiment_of(key),
-                        "paper": CLAIM_PAPER.get(key, "a claim, no number"), "ours": c["why"] or "not yet run",
-                        "verdict": c["verdict"]})
+            theirs, ours, verdict = CLAIM_PAPER.get(key, "a claim, no number"), c["why"] or "not yet run", c["verdict"]
         else:
             n = numbers[key]
-            unit = f" {n['unit']}" if n["unit"] and n["unit"] not in ("%",) else n["unit"] or ""
+            unit = "" if not n["unit"] else n["unit"] if n["unit"] == "%" else f" {n['unit']}"
+            theirs, verdict = f"{_num(n['paper'])}{unit}", n["verdict"]
             ours = "not yet run" if n["paper run"] is None else fmt(n["paper run"], 1) + unit
-            out.append({"section": section, "claim": claim, "key": key, "experiment": experiment_of(key),
-                        "paper": f"{_num(n['paper'])}{unit}", "ours": ours, "verdict": n["verdict"]})
+        out.append({"section": section, "claim": claim, "key": key, "experiment": experiment_of(key),
+                    "paper": theirs, "ours": ours, "verdict": verdict})
     return out
 
 

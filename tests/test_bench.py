@@ -123,3 +123,22 @@ def test_scaling_benchmark_times_every_setup():
     assert set(rec["summary"]["per_member_vs_one"]) == {"1", "2"}
     with pytest.raises(UserError, match="exceed the 400 images"):
         bench.scaling("cpu", sizes_n=(800,), images=(x, y), log=lambda m: None)
+
+
+def test_the_precision_benchmark_reports_peaks_and_fractions(tmp_path, monkeypatch):
+    """bench --precision on a small speech-sized net: both peaks, every step beside the reference loop, fractions
+    of the peaks that agree with the step's GFLOP/s, and the probe's decisions left in the cache for plan()."""
+    monkeypatch.setenv("REPRODUCE_DATA_DIR", str(tmp_path))
+    from reproduce.train import precision as P
+    monkeypatch.setattr(P, "_CACHE", None)
+    recipe = dict(bench.SPEECH, sizes=(1040, 1024, 201))
+    rec = bench.precision("cpu", n_steps=1, repeats=1, warmup=1, recipes={"small": recipe}, log=lambda m: None)
+    r = rec["recipes"]["small"]
+    assert set(r["probe"]) == {"256x1040x1024", "256x1024x201"} and r["peak_gflops"]["fp32"] > 0
+    assert bench.REFERENCE in r["rows"] and r["rows"]["core, fp32"]["speedup_vs_core_fp32"] == 1.0
+    for row in r["rows"].values():
+        assert row["of_fp32_peak"] == pytest.approx(row["gflop_per_s"] / r["peak_gflops"]["fp32"])
+    if P.available():
+        assert "core, bf16 in every layer" in r["rows"]
+        assert r["bf16_layers"] == [r["probe"][k]["bf16"] for k in ("256x1040x1024", "256x1024x201")]
+    assert rec["provenance"]["cpu_model"] and (tmp_path / "precision-probe.json").exists()

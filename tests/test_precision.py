@@ -115,3 +115,15 @@ def test_bf16_backward_is_autograds_to_bf16_rounding(dropout, monkeypatch):
     model.backward_into(torch.autograd.grad(loss(z), z)[0], 0.7, bufs)
     for want, b, o in zip(expected, bufs, old):
         assert b.dtype == torch.float32 and rel(b, 0.7 * o + want) < 3e-2
+
+
+def test_a_fresh_probe_replaces_the_cached_one(tmp_path, monkeypatch):
+    """The precision benchmark measures now (fresh=True) and leaves its measurement for the next plan."""
+    monkeypatch.setenv("REPRODUCE_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(P, "_CACHE", None)
+    answers = iter([{"bf16": False}, {"bf16": True}])
+    monkeypatch.setattr(P, "probe", lambda r, a, b: next(answers))
+    assert P.decide(100, 1200, 1200) == {"bf16": False}
+    assert P.decide(100, 1200, 1200) == {"bf16": False}  # cached: not probed again
+    assert P.decide(100, 1200, 1200, fresh=True) == {"bf16": True}
+    assert P.decide(100, 1200, 1200) == {"bf16": True}

@@ -7,6 +7,19 @@ from typing import Sequence
 from ..results import read_record
 
 
+def described_runs(records: dict, this_run: dict) -> list[tuple[str, dict, bool]]:
+    """(name in prose, record, judged) for a verdict paragraph: the recorded `paper` run (the only one judged), the
+    recorded `quick` run and this run, those that exist."""
+    runs = (("the recorded `paper` run", records.get("paper"), True),
+            ("the recorded `quick` run", records.get("quick"), False), ("this run", this_run, False))
+    return [(name, r, judged) for name, r, judged in runs if r is not None]
+
+
+def verdict_word(ok: bool, judged: bool = True) -> str:
+    """': **reproduced**' or ': **not reproduced**' after a judged run's numbers; nothing after an unjudged one."""
+    return f": **{'reproduced' if ok else 'not reproduced'}**" if judged else ""
+
+
 def fmt(summary: dict | None, digits: int = 1) -> str:
     if not summary:
         return "not yet run"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .. import paper, verdicts
 from ..results import RESULTS_DIR, read_records_in
-from .common import fmt, plain, provenance_line, single_seed_caveat
+from .common import described_runs, fmt, plain, provenance_line, single_seed_caveat
 
 ROLE_KEYS = {"teacher": "mnist.teacher_errors", "small": "mnist.small_errors", "distilled": "mnist.distilled_errors"}
 ROLE_LABELS = {"teacher": "teacher 1200-1200, dropout + jitter", "small": "small 800-800, no regularization",
@@ -114,9 +114,7 @@ def verdict_text(records: dict, this_run: dict) -> str:
             spread = (", ".join(f"{r} ± {q['results'][r]['test_errors']['std']:.1f}" for r in ROLE_KEYS) + " errors"
                       if q and q["config"]["seeds"] > 1 else "")
             lines.append(single_seed_caveat(rec, spread))
-    shown = [(name, r) for name, r in (("the recorded `paper` run", rec), ("the recorded `quick` run", records.get("quick")),
-                                       ("this run", this_run)) if r]
-    for name, r in shown:
+    for name, r, _ in described_runs(records, this_run):
         g = gap_closed(r["results"])
         d, s = r["results"]["distilled"]["test_errors"]["mean"], r["results"]["small"]["test_errors"]["mean"]
         if g is None:

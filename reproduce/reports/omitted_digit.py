@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from .. import paper, verdicts
-from .common import fmt, plain, seeds_phrase, shared_teacher_caveat, single_seed_caveat
+from .common import (described_runs, fmt, plain, seeds_phrase, shared_teacher_caveat, single_seed_caveat,
+                     verdict_word)
 from ..results import summarize
 
 ROWS = [
@@ -102,7 +103,7 @@ def verdict_text(records: dict, this_run: dict) -> str:
         ok = (e <= _TARGETS["omitted3.errors_after"] and p3 >= _TARGETS["omitted3.pct_3_correct_after"]
               and e78 <= _TARGETS["only78.error_pct_after"])
         lines.append(f"Recorded `paper` run: {e:.1f} errors and {p3:.1f}% of 3s correct at the test-optimal shift; "
-                     f"{e78:.1f}% error for the 7s-and-8s student: **{'reproduced' if ok else 'not reproduced'}**.")
+                     f"{e78:.1f}% error for the 7s-and-8s student{verdict_word(ok)}.")
         q = records.get("quick")
         if rec["config"]["seeds"] == 1:
             spread = (f"{value(q, 'no3', 'errors_test_optimal')['std']:.1f} errors (no 3s, test-optimal shift), "
@@ -111,10 +112,7 @@ def verdict_text(records: dict, this_run: dict) -> str:
             lines.append(single_seed_caveat(rec, spread))
         elif shared_teacher_caveat(rec):
             lines.append(shared_teacher_caveat(rec))
-    for name, r in (("the recorded `paper` run", rec), ("the recorded `quick` run", records.get("quick")),
-                    ("this run", this_run)):
-        if r is None:
-            continue
+    for name, r, _ in described_runs(records, this_run):
         s = value(r, "no3", "shift_test_optimal")["mean"]
         p3b = value(r, "no3", "special_errors_before", "pct3")["mean"]
         p3 = value(r, "no3", "special_errors_test_optimal", "pct3")["mean"]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import paper, verdicts
-from .common import fmt
+from .common import described_runs, fmt, verdict_word
 from ..stats import spearman
 
 MIN_CLASSES, MIN_SPECIALISTS = 1000, 30  # the bar for the `paper` profile
@@ -242,13 +242,9 @@ def verdict_text(records: dict, this_run: dict) -> str:
     if records.get("paper") is None:
         lines.append("**No `paper`-profile run is recorded yet** (it needs a GPU: `reproduce run specialists "
                      "--profile paper`), so nothing is judged reproduced here.")
-    for name, rec in (("the recorded `paper` run", records.get("paper")), ("the recorded `quick` run",
-                                                                         records.get("quick")), ("this run", this_run)):
-        if rec is None:
-            continue
+    for name, rec, judged in described_runs(records, this_run):
         c = claims(rec)
-        judged = name.endswith("`paper` run")
-        word = f": **{'reproduced' if c['reproduced'] else 'not reproduced'}**" if judged else ""
+        word = verdict_word(c["reproduced"], judged)
         lines.append(
             f"In {name} (`{rec['profile']}`, {c['classes']:,} classes, at least {c['n_specialists']:g} specialists "
             f"per seed), dustbin specialists change the top-1 accuracy by {c['gain']:+.2f}% relative (mean over "

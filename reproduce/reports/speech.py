@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import paper
-from .common import fmt
+from .common import described_runs, fmt, verdict_word
 from ..results import summarize
 from ..stats import gain_kept_pct
 
@@ -199,15 +199,10 @@ def verdict_text(records: dict, this_run: dict, corpus_record: dict | None = Non
                 "`paper` corpus's frames and net's multiply-adds" if hours is not None else "")
         lines.append("**No `paper`-profile run is recorded yet** (it needs a GPU: `reproduce run speech --profile "
                      f"paper`;{cost or ' hours to days on a CPU'}), so neither table is judged reproduced here.")
-    for name, r in (("the recorded `paper` run", rec), ("the recorded `quick` run", records.get("quick")),
-                    ("this run", this_run)):
-        if r is None:
-            continue
+    for name, r, judged in described_runs(records, this_run):
         c = claims(r)
         d = r["results"]["distilled"]
-        judged = name.endswith("`paper` run")
-        t1 = f": **{'reproduced' if c['table1'] else 'not reproduced'}**" if judged else ""
-        t5 = f": **{'reproduced' if c['table5'] else 'not reproduced'}**" if judged else ""
+        t1, t5 = verdict_word(c["table1"], judged), verdict_word(c["table5"], judged)
         lines.append(
             f"In {name} (`{r['profile']}`), the ensemble beats the baseline by {c['gain']:.2f} points and the "
             f"distilled model (T = {d['best_t_by_val']:g}, chosen on validation frames) keeps {c['kept']:.0f}% of "

@@ -12,6 +12,7 @@ import torch
 from ..errors import UserError, is_int, is_number
 
 PAD = 2  # images are stored padded by this many pixels so that jitter is a pure gather
+PRECISIONS = ("fp32", "bf16")  # of the products; "bf16" where faster on this CPU (precision.py)
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -24,7 +25,6 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name != "cpu" and not name.startswith("cuda"):
         raise UserError(f"unknown device {name!r}; allowed: 'auto', 'cpu', 'cuda', 'cuda:N'")
     return torch.device(name)
-
 
 
 @dataclass
@@ -60,9 +60,9 @@ class TrainConfig:
             raise UserError(f"temperature={self.temperature} must be > 0")
         if self.epochs < 1 or self.batch_size < 1:
             raise UserError(f"epochs={self.epochs} and batch_size={self.batch_size} must be >= 1")
-        if self.precision not in ("fp32", "bf16"):
-            raise UserError(f"precision={self.precision!r}; allowed: 'fp32', 'bf16' (bf16 products where this CPU runs "
-                            "them faster; see reproduce/train/precision.py)")
+        if self.precision not in PRECISIONS:
+            raise UserError(f"precision={self.precision!r}; allowed: {', '.join(map(repr, PRECISIONS))} (bf16 "
+                            "products where this CPU runs them faster; see reproduce/train/precision.py)")
         if self.lr_schedule not in ("cosine", "constant"):
             raise UserError(f"lr_schedule={self.lr_schedule!r}; allowed: 'cosine', 'constant'")
 

@@ -43,9 +43,13 @@ class ConsistentTeacherTrainer(Trainer):
     def _setup_distill(self, teacher_logits, temperatures, hard_weights):
         super()._setup_distill(teacher_logits, temperatures, hard_weights)
         sel = torch.arange(self.E, device=self.device) % self.online_teacher.n_models
-        # each student member's teacher, gathered once (the teacher never changes)
-        self._tw = [w.detach()[sel].clone() for w in self.online_teacher.weights]
-        self._tb = [b.detach()[sel].clone() for b in self.online_teacher.biases]
+        # each student member's teacher, gathered once into a model of E members (the teacher never changes)
+        view = BatchedMLP(self.online_teacher.sizes, [torch.Generator(device=self.device) for _ in range(self.E)],
+                          self.device)
+        with torch.no_grad():
+            for dst, src in zip(view.parameters(), self.online_teacher.parameters()):
+                dst.copy_(src[sel])
+        self._teacher = view.requires_grad_(False)
 
     def _fingerprint_extra(self) -> dict:
         weights = torch.cat([p.detach().flatten() for p in self.online_teacher.parameters()])
@@ -54,12 +58,7 @@ class ConsistentTeacherTrainer(Trainer):
     @torch.no_grad()
     def teacher_logits_on(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (E, B, C) of each member's teacher on that member's inputs x (E, B, in), no dropout."""
-        h, last = x, len(self._tw) - 1
-        for i, (w, b) in enumerate(zip(self._tw, self._tb)):
-            h = torch.baddbmm(b, h, w)
-            if i < last:
-                h = torch.relu(h)
-        return h
+        return self._teacher(x)
 
     def _loss(self):
         x, masks, idx = self._batch()

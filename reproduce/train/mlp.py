@@ -39,8 +39,8 @@ class BatchedMLP(torch.nn.Module):
         # the CPU path's products: oneDNN (member by member) or MKL (one bmm for all members); see gemm.py
         self.onednn = device.type == "cpu" and gemm.use_onednn(self.sizes)
         # per layer, bf16 products in training steps of `rows` examples per member (precision.py); all False in fp32
-        self.precision = precision
         self.bf16 = _precision.plan(precision, self.sizes, rows, device)
+        self._wb = None  # a training step's bf16 weights (forward_for_backward to backward_into)
 
     @property
     def n_models(self) -> int:
@@ -62,12 +62,12 @@ class BatchedMLP(torch.nn.Module):
     # On CPU every fresh activation or gradient tensor is new memory (page faults) and every zero-fill or
     # accumulate is another pass over the weights; autograd does both each step. The math is autograd's: the same
     # baddbmm / bmm products in the same order (tests check the gradients against autograd's).
-    def _buffer(self, key, shape) -> torch.Tensor:
+    def _buffer(self, key, shape, dtype=torch.float32) -> torch.Tensor:
         """A work tensor kept between steps (also max-norm's, on every device)."""
         bufs = self.__dict__.setdefault("_step_buffers", {})
         t = bufs.get(key)
         if t is None or t.shape != shape:
-            t = bufs[key] = torch.empty(shape, device=self.weights[0].device)
+            t = bufs[key] = torch.empty(shape, device=self.weights[0].device, dtype=dtype)
         return t
 
     @torch.no_grad()
@@ -127,7 +127,8 @@ class BatchedMLP(torch.nn.Module):
     def _forward_for_backward_onednn(self, x, hidden_masks):
         self._saved, self._masks = [[x[e]] for e in range(x.shape[0])], hidden_masks
         # a bf16 layer's weights rounded once per step, for its forward and its input gradient
-        self._wb = [gemm.to_bf16(w) if on else None for w, on in zip(self.weights, self.bf16)]
+        self._wb = [self._buffer(("wb", i), w.shape, torch.bfloat16).copy_(w) if on else None
+                    for i, (w, on) in enumerate(zip(self.weights, self.bf16))]
         return torch.stack([self._logits_onednn(x[e], e, hidden_masks, saved)
                             for e, saved in enumerate(self._saved)])
 
@@ -185,7 +186,7 @@ class BatchedMLP(torch.nn.Module):
     def _logits_onednn(self, x: torch.Tensor, e: int, hidden_masks=None, saved: list | None = None) -> torch.Tensor:
         """Member e's logits of x (B, in) through oneDNN; masks its hidden layers and appends them to `saved`."""
         last = len(self.weights) - 1
-        wb = getattr(self, "_wb", None) if saved is not None else None  # training steps only; predict is fp32
+        wb = self._wb if saved is not None else None  # training steps only; predict is fp32
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
             if wb is not None and wb[i] is not None:
                 x = gemm.linear(x, wb[i][e], b[e, 0], relu=i < last, bf16=True)

@@ -28,15 +28,14 @@ from ..errors import UserError
 from ..io import atomic_write_json, data_dir
 from ..machine import cpu_info
 from . import gemm
-
-CHOICES = ("fp32", "bf16")
+from .config import PRECISIONS
 MIN_GAIN = 1.1  # bf16 for a layer only when its three products run at least this much faster, casts included
 _CACHE: dict | None = None
 
 
 def check(precision: str) -> str:
-    if precision not in CHOICES:
-        raise UserError(f"precision={precision!r}; allowed: {', '.join(CHOICES)}")
+    if precision not in PRECISIONS:
+        raise UserError(f"precision={precision!r}; allowed: {', '.join(PRECISIONS)}")
     return precision
 
 
@@ -104,12 +103,13 @@ def probe(rows: int, fan_in: int, fan_out: int) -> dict:
             "fp32_gflops": round(flop / f / 1e9, 1), "bf16_gflops": round(flop / h / 1e9, 1), "bf16": f / h >= MIN_GAIN}
 
 
-def decide(rows: int, fan_in: int, fan_out: int) -> dict:
-    """The cached probe of this shape on this machine, probed (a second or so) and cached when new."""
+def decide(rows: int, fan_in: int, fan_out: int, fresh: bool = False) -> dict:
+    """The cached probe of this shape on this machine, probed (a second to a few seconds) and cached when new, or
+    when `fresh` (a benchmark measures now, and the next plan uses what it measured)."""
     cache = _load()
     mine = cache.setdefault(machine_key(), {})
     key = f"{rows}x{fan_in}x{fan_out}"
-    if key not in mine:
+    if fresh or key not in mine:
         mine[key] = probe(rows, fan_in, fan_out)
         try:
             atomic_write_json(_cache_path(), cache)
