@@ -77,14 +77,17 @@ TEMPERATURE_SWEEP = {
 }
 
 # Sections 4 and 6, speech: a frame classifier on the generated speech-style corpus (reproduce/speech). The paper's
-# net is 8 x 2560 ReLU on 700M frames; ours is scaled to the corpus (about 3.5M frames at `paper`) so that the
-# ten-member ensemble, the four distilled temperatures and the 3% runs fit one GPU in minutes. No dropout, as in
-# the paper's baseline. The 3% runs take the same number of steps as a full-data run (epochs / fraction), so the
-# hard-target model has the chance to overfit that the paper reports. Table 1's distilled model uses the paper's
-# recipe (T in {1, 2, 5, 10}, weight 0.5 on the hard term). The paper does not give Table 5's: soft targets on 3% use
-# T = 20 and no hard term, chosen on VALIDATION frames of the quick corpus over T in {1, 2, 5, 10, 20, 50} x hard
-# weight {0, 0.5} (scripts/explore_speech_soft3.py, results/quick/speech-explore-3pct/grid.json); Table 1's recipe
-# (T = 2, weight 0.5) let the model memorize the 3% hard labels.
+# net is 8 x 2560 ReLU (85M parameters) on 700M frames: 8.3 frames per parameter, a baseline at 63.4% train / 58.9%
+# test, far from saturation. `paper` is sized by that regime, not by the paper's absolute size, so that it runs in
+# hours on 2 CPU cores: 3 x 240 ReLU (0.41M parameters) on the 10.6 h corpus (3.6M frames: 8.7 frames per parameter),
+# 2 epochs per full-data model. The large net stays a documented GPU-sized option (SPEECH_GPU_OVERRIDES). No
+# dropout, as in the paper's baseline. The 3% runs take the same number of steps as a full-data run
+# (epochs / fraction), so the hard-target model has the chance to overfit that the paper reports. Table 1's
+# distilled model uses the paper's recipe (T in {1, 2, 5, 10}, weight 0.5 on the hard term). The paper does not give
+# Table 5's: soft targets on 3% use T = 20 and no hard term, chosen on VALIDATION frames of the quick corpus over T in
+# {1, 2, 5, 10, 20, 50} x hard weight {0, 0.5} (scripts/explore_speech_soft3.py,
+# results/quick/speech-explore-3pct/grid.json); Table 1's recipe (T = 2, weight 0.5) let the model memorize the 3%
+# hard labels.
 _CORPUS = dict(seed=2015, language="en-us", words=[4, 12], snr_db=[0, 20], rate=[130, 220], pitch=[25, 75],
                val_fraction=0.05, test_variant_fraction=0.2)
 _FRAMES = dict(batch_size=256, lr=0.05, momentum=0.9, lr_schedule="cosine", warmup_epochs=0.5)
@@ -110,13 +113,20 @@ SPEECH = {
                              test_utterances=20),
               **_speech_roles(12, 2, 400, 16)},
     "paper": {"ensemble": 10, "distill_seeds": 3, "temperatures": [1, 2, 5, 10], "fraction": 0.03,
-              "hidden": [1024, 1024, 1024, 1024],
+              "hidden": [240, 240, 240],
               "corpus": dict(_CORPUS, train_speakers=100, test_speakers=20, utterances_per_speaker=150,
                              test_utterances=40),
-              # bf16 products where this CPU runs them faster: on the speech recipe they matched fp32 within the seed
-              # spread on validation (results/precision/speech-amd-epyc.json) and ran 1.59x faster
-              **_speech_roles(12, 2, 400, 20, precision="bf16")},
+              # bf16 products where this CPU runs them faster (the probe keeps a layer fp32 otherwise; at 3 x 240 it
+              # does on the CPUs measured so far): on the 4 x 1024 recipe they matched fp32 within the seed spread on
+              # validation (results/precision/speech-amd-epyc.json)
+              **_speech_roles(2, 1, 67, 4, precision="bf16")},
 }
+# The GPU-sized speech recipe (about 45 h on 2 CPU cores, minutes on one GPU): 4 x 1024 on the same corpus, 12 epochs;
+# 0.8 frames per parameter, so it memorizes its corpus (results/quick/speech.json shows the same at 3 x 256 on 0.84 h).
+# `reproduce run speech --profile paper --set hidden=[1024,1024,1024,1024] --set baseline.epochs=12 ...`, all of:
+SPEECH_GPU_OVERRIDES = {"hidden": [1024, 1024, 1024, 1024], "baseline.epochs": 12, "baseline.eval_every": 2,
+                        "distilled.epochs": 12, "distilled.eval_every": 2, "hard3.epochs": 400,
+                        "hard3.eval_every": 20, "soft3.epochs": 400, "soft3.eval_every": 20}
 
 # Section 5, specialists, on the glyph proxy for JFT (reproduce/glyphs.py) or CIFAR-100 / an ImageNet folder. A
 # small CNN generalist; specialists start from it and fine-tune on half their classes, half the rest, with early

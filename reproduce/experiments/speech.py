@@ -130,27 +130,31 @@ def run(run_: Run, progress: bool, log):
     card = C.card(corpus)
     # Table 1: the ensemble (= baseline seeds), then all temperatures x seeds distilled from it as one model
     sizes, seeds_b, base = full_data_members(cfg, corpus, d, progress)
-    out = {"corpus": {k: v for k, v in card.items() if k != "config"}, "sizes": sizes}
+    params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    out = {"corpus": {k: v for k, v in card.items() if k != "config"}, "sizes": sizes,
+           "regime": {"parameters": params, "train_frames": d["train"].n, "frames_per_parameter": d["train"].n / params}}
     members, ens = ensemble_eval(base.model, d["test"])
     val_members, val_ens = ensemble_eval(base.model, d["val"])
-    train_members, _ = ensemble_eval(base.model, d["train_sample"])
+    train_members, train_ens = ensemble_eval(base.model, d["train_sample"])
     out["baseline"] = {"seeds": seeds_b, "test_acc": summarize(members), "val_acc": summarize(val_members),
                        "train_acc": summarize(train_members), "wall_s": round(base.wall_s, 2),
                        "curves": _curves(base.history, {"test": d["test"], "val": d["val"]})}
-    out["ensemble"] = {"members": cfg["ensemble"], "test_acc": ens, "val_acc": val_ens}
+    out["ensemble"] = {"members": cfg["ensemble"], "test_acc": ens, "val_acc": val_ens, "train_acc": train_ens}
     log(f"baseline {np.mean(members):.2f}% (members {min(members):.2f}..{max(members):.2f}), ensemble {ens:.2f}%")
 
     temps, ns = cfg["temperatures"], cfg["distill_seeds"]
     teacher = soft_target_logits(base.model, d["train"], temps)
     seeds_d = [SEED_BASE["distilled"] + s for s in range(ns) for _ in temps]  # member s * len(T) + t
     per_t = [t for _ in range(ns) for t in temps]
-    dist = _trainer(cfg, "distilled", sizes, seeds_d, d["train"], d["test"], progress, {"val": d["val"]},
+    dist = _trainer(cfg, "distilled", sizes, seeds_d, d["train"], d["test"], progress,
+                    {"val": d["val"], "train": d["train_sample"]},
                     teacher_logits=teacher, temperatures=per_t, hard_weights=[cfg["distilled"]["hard_weight"]] * len(per_t))
     del teacher
     last = dist.history[max(dist.history)]  # the last epoch is always evaluated: no second pass over the data
     test_d, val_d = accuracy(last["test_errors"], d["test"].n), accuracy(last["val_errors"], d["val"].n)
-    by_t = {str(t): {"test_acc": summarize(test_d[i::len(temps)]), "val_acc": summarize(val_d[i::len(temps)])}
-            for i, t in enumerate(temps)}
+    train_d = accuracy(last["train_errors"], d["train_sample"].n)
+    by_t = {str(t): {"test_acc": summarize(test_d[i::len(temps)]), "val_acc": summarize(val_d[i::len(temps)]),
+                     "train_acc": summarize(train_d[i::len(temps)])} for i, t in enumerate(temps)}
     best_val = max(temps, key=lambda t: by_t[str(t)]["val_acc"]["mean"])
     best_test = max(temps, key=lambda t: by_t[str(t)]["test_acc"]["mean"])
     base_acc = out["baseline"]["test_acc"]["mean"]

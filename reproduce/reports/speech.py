@@ -179,14 +179,19 @@ def macs_per_frame(sizes) -> int:
 
 def paper_cpu_hours(quick_record: dict | None, corpus_record: dict | None) -> float | None:
     """An estimate, not a measurement: the recorded `quick` run's wall time scaled by the `paper` corpus's training
-    frames and the `paper` net's multiply-adds per frame (same epochs and members). None without both records."""
+    frames, the `paper` net's multiply-adds per frame, its epochs and its full-data members (ensemble + distilled).
+    None without both records."""
     if quick_record is None or corpus_record is None:
         return None
     from ..profiles import get_profile
-    q = quick_record["results"]
+    q, qc = quick_record["results"], quick_record["config"]
+    p = get_profile("speech", "paper")
     c = corpus_record["results"]["corpus"]
-    paper_sizes = [q["sizes"][0], *get_profile("speech", "paper")["hidden"], c["labels"]]
-    scale = (c["frames"]["train"] / q["corpus"]["frames"]["train"]) * (macs_per_frame(paper_sizes) / macs_per_frame(q["sizes"]))
+    paper_sizes = [q["sizes"][0], *p["hidden"], c["labels"]]
+    members = lambda r: r["ensemble"] + r["distill_seeds"] * len(r["temperatures"])  # noqa: E731
+    scale = (c["frames"]["train"] / q["corpus"]["frames"]["train"]) \
+        * (macs_per_frame(paper_sizes) / macs_per_frame(q["sizes"])) \
+        * (p["baseline"]["epochs"] / qc["baseline"]["epochs"]) * (members(p) / members(qc))
     return quick_record["provenance"]["wall_s"] * scale / 3600
 
 
@@ -196,9 +201,9 @@ def verdict_text(records: dict, this_run: dict, corpus_record: dict | None = Non
     if rec is None:
         hours = paper_cpu_hours(records.get("quick"), corpus_record)
         cost = (f" about {hours:.0f} hours on the CPU of the recorded `quick` run, by that run's time scaled to the "
-                "`paper` corpus's frames and net's multiply-adds" if hours is not None else "")
-        lines.append("**No `paper`-profile run is recorded yet** (it needs a GPU: `reproduce run speech --profile "
-                     f"paper`;{cost or ' hours to days on a CPU'}), so neither table is judged reproduced here.")
+                "`paper` corpus's frames, net's multiply-adds, epochs and members" if hours is not None else "")
+        lines.append("**No `paper`-profile run is recorded yet** (`reproduce run speech --profile "
+                     f"paper`;{cost or ' hours on a CPU'}), so neither table is judged reproduced here.")
     for name, r, judged in described_runs(records, this_run):
         c = claims(r)
         d = r["results"]["distilled"]
