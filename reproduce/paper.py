@@ -66,6 +66,8 @@ NUMBERS["reg.gap_recovered_pct"] = _N(
 DERIVED = {"reg.gap_recovered_pct"}  # computed above from printed numbers; not printed in the paper itself
 
 SPEECH_CORPUS_HOURS = 2000  # section 4: hours of Android voice search the paper's frame classifier trained on
+SPEECH_FRAMES = 700e6       # section 4: "about 700M training frames"
+SPEECH_PARAMETERS = 85e6    # section 4: 8 x 2560 ReLU with 14,000 outputs, "about 85M parameters"
 
 # Table 4 of section 5: (specialists covering the correct class, test examples, change in top-1 correct, relative %)
 JFT_COVERAGE_TABLE = [

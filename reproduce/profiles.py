@@ -77,7 +77,7 @@ TEMPERATURE_SWEEP = {
 }
 
 # Sections 4 and 6, speech: a frame classifier on the generated speech-style corpus (reproduce/speech). The paper's
-# net is 8 x 2560 ReLU (85M parameters) on 700M frames: 8.3 frames per parameter, a baseline at 63.4% train / 58.9%
+# net is 8 x 2560 ReLU (85M parameters) on 700M frames: 8.2 frames per parameter, a baseline at 63.4% train / 58.9%
 # test, far from saturation. `paper` is sized by that regime, not by the paper's absolute size, so that it runs in
 # hours on 2 CPU cores: 3 x 240 ReLU (0.41M parameters) on the 10.6 h corpus (3.6M frames: 8.7 frames per parameter),
 # 2 epochs per full-data model. The large net stays a documented GPU-sized option (SPEECH_GPU_OVERRIDES). No
