@@ -45,3 +45,20 @@ def test_in_subset_sentence_states_the_margin():
     old = _record(GROWING)
     del old["results"]["summary"]["dustbin"]["in_subset_specialist_acc"]
     assert "predates" in R.in_subset_text(old)
+
+
+def test_row0_split_is_shown_from_the_records_counts_and_old_records_say_so():
+    rec = _record(SHRINKING)
+    assert R.row0_table(rec) is None and "predates" in R.row0_text(rec)
+    split = {"no_active_specialist": {"images": 300, "generalist_correct": 120, "wrong_to_right": 0,
+                                      "right_to_wrong": 0},
+             "active_but_uncovered": {"images": 200, "generalist_correct": 0, "wrong_to_right": 36,
+                                      "right_to_wrong": 0}}
+    for v in ("dustbin", "soft"):
+        rec["results"]["summary"][v] = dict(rec["results"]["summary"][v], table4_row0_pooled=split)
+    rec["results"]["summary"]["dustbin"]["table4_pooled"][0].update(generalist_correct=120, relative_change_pct=30.0)
+    text = R.row0_text(rec)
+    assert "On 300 no specialist is active" in text and "row 0's 120 correct" in text and "36 became right" in text
+    assert "+30.0%" in text
+    table = R.row0_table(rec)
+    assert table.loc[R.ROW0_PARTS["active_but_uncovered"], "dustbin: wrong -> right / right -> wrong"] == "36 / 0"

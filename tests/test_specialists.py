@@ -198,3 +198,27 @@ def test_bad_specialist_settings_are_named_with_the_fix():
                               ("glyph_ranges=greek", "allowed: all, latin"), ("clusters=0", "clusters=0 must be")):
         with pytest.raises(UserError, match=message):
             X.resolve_config("smoke", overrides=[override])
+
+
+def test_row0_split_generalist_is_never_right_where_an_active_specialist_misses_the_true_class():
+    """Section 5.4 activates the specialists whose classes contain the generalist's top-1 class, so where the generalist
+    is right every active specialist covers the true class: row 0's active-but-uncovered images are all generalist
+    errors, and its correct answers all lie among the images no specialist is active for (never changed)."""
+    g = torch.Generator().manual_seed(0)
+    C, N = 12, 400
+    labels = torch.randint(0, C, (N,), generator=g)
+    pg = torch.softmax(3 * torch.randn(N, C, generator=g) + 2 * torch.nn.functional.one_hot(labels, C), -1)
+    subsets = [[0, 1, 2], [2, 3, 4, 5], [6, 7]]
+    probs = [torch.softmax(torch.randn(N, len(s) + 1, generator=g), -1) for s in subsets]
+    out = S.evaluate(pg, labels, subsets, probs, steps=50)
+    row0, split = out["table4"][0], out["table4_row0"]
+    unc, none = split["active_but_uncovered"], split["no_active_specialist"]
+    assert unc["images"] > 0 and none["images"] > 0 and unc["generalist_correct"] == 0
+    assert unc["right_to_wrong"] == 0 and none["wrong_to_right"] == none["right_to_wrong"] == 0
+    assert unc["images"] + none["images"] == row0["images"]
+    assert none["generalist_correct"] == row0["generalist_correct"]
+    assert unc["wrong_to_right"] == row0["delta_correct"]
+    from reproduce.experiments.specialists import _pool_row0
+    pooled = _pool_row0([split, split])
+    assert pooled["active_but_uncovered"]["wrong_to_right"] == 2 * unc["wrong_to_right"]
+    assert pooled["no_active_specialist"]["images"] == 2 * none["images"]

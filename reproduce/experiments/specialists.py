@@ -122,6 +122,7 @@ def run(run_: Run, progress: bool, log):
         summary[variant] = {k: summarize([t[k] for t in t3]) for k in
                             ("test_acc_combined", "conditional_acc_combined", "relative_top1_gain_pct")}
         summary[variant]["table4_pooled"] = _pool([s[variant]["table4"] for s in out["per_seed"]])
+        summary[variant]["table4_row0_pooled"] = _pool_row0([s[variant]["table4_row0"] for s in out["per_seed"]])
         for who in ("specialist", "generalist"):  # on each specialist's own classes, averaged over specialists
             summary[variant][f"in_subset_{who}_acc"] = summarize(
                 [s[variant]["in_subset"][f"mean_{who}_acc"] for s in out["per_seed"]])
@@ -189,6 +190,11 @@ def _one_seed(cfg, r: int, generalist, sets, progress, log) -> dict:
     return res
 
 
+def _pool_row0(splits: list[dict]) -> dict:
+    """Table 4's row 0 split (no active specialist / active but not covering the true class), summed over seeds."""
+    return {part: _pool([[dict(split[part], covering="0")] for split in splits])[0] for part in splits[0]}
+
+
 def _pool(tables: list[list[dict]]) -> list[dict]:
     """Table 4 summed over seeds: images and changes added, the relative change recomputed."""
     rows = {}
@@ -196,8 +202,9 @@ def _pool(tables: list[list[dict]]) -> list[dict]:
         for row in table:
             acc = rows.setdefault(row["covering"], {"covering": row["covering"], "images": 0,
                                                     "generalist_correct": 0, "delta_correct": 0})
-            for k in ("images", "generalist_correct", "delta_correct"):
-                acc[k] += row[k]
+            for k in ("images", "generalist_correct", "delta_correct", "wrong_to_right", "right_to_wrong"):
+                if k in row:  # the two directions: records from commit 87333ab on
+                    acc[k] = acc.get(k, 0) + row[k]
     order = [str(i) for i in range(10)] + ["10 or more"]
     out = [rows[k] for k in order if k in rows]
     for row in out:
