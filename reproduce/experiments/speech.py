@@ -109,8 +109,9 @@ def full_data_members(cfg, corpus, d, progress):
     return sizes, seeds, _trainer(cfg, "baseline", sizes, seeds, d["train"], d["test"], progress, {"val": d["val"]})
 
 
-def device_corpus(cfg, dev, progress, log):
-    corpus = C.load(cfg["corpus"], progress=progress, log=log)
+def device_corpus(cfg, dev, progress, log, corpus: dict | None = None):
+    """The corpus (the generated one of cfg["corpus"] unless given, e.g. festvox.load()) and its frame sets."""
+    corpus = C.load(cfg["corpus"], progress=progress, log=log) if corpus is None else corpus
     all_frames = DeviceFrames(corpus["feats"], corpus["centres"], corpus["labels"], dev, C.CONTEXT_PAST,
                               C.CONTEXT_FUTURE)
     parts = {s: C.split_indices(corpus, s) for s in C.SPLITS}
@@ -125,8 +126,13 @@ def device_corpus(cfg, dev, progress, log):
 @experiment(NAME, resolve_config)
 def run(run_: Run, progress: bool, log):
     """Table 1 and Table 5 on the generated corpus; run() (common.experiment) reuses or records the result."""
-    cfg, dev = run_.cfg, run_.device
-    corpus, d = device_corpus(cfg, dev, progress, log)
+    corpus, d = device_corpus(run_.cfg, run_.device, progress, log)
+    card, out = tables(run_.cfg, corpus, d, progress, log)
+    return f"generated with libespeak-ng {card['espeak_version']} (corpus {C.fingerprint(run_.cfg['corpus'])})", out
+
+
+def tables(cfg: dict, corpus: dict, d: dict, progress: bool, log) -> tuple[dict, dict]:
+    """Table 1 and Table 5 on a corpus's frame sets (device_corpus): its card and the results."""
     card = C.card(corpus)
     # Table 1: the ensemble (= baseline seeds), then all temperatures x seeds distilled from it as one model
     sizes, seeds_b, base = full_data_members(cfg, corpus, d, progress)
@@ -195,4 +201,4 @@ def run(run_: Run, progress: bool, log):
     out["soft3"]["gap_recovered_pct_final"] = gap_closed_pct(soft_acc, h, full)
     log(f"3%: hard {h:.2f}% final (early-stopped {out['hard3']['test_acc_early_stopped']['mean']:.2f}%), soft "
         f"{out['soft3']['test_acc_final']['mean']:.2f}%, full {full:.2f}%")
-    return f"generated with libespeak-ng {card['espeak_version']} (corpus {C.fingerprint(cfg['corpus'])})", out
+    return card, out
