@@ -257,7 +257,7 @@ def test_paper_profile_is_in_the_papers_regime_of_frames_per_parameter():
     gpu = apply_overrides(get_profile("speech", "paper"), SPEECH_GPU_OVERRIDES)
     assert corpus["frames"]["train"] / params([1040, *gpu["hidden"], corpus["labels"]]) < 1
     assert gpu["hard3"]["epochs"] * gpu["fraction"] == pytest.approx(gpu["baseline"]["epochs"])
-    assert p["hard3"]["epochs"] * p["fraction"] == pytest.approx(p["baseline"]["epochs"], rel=0.01)
+    assert p["hard3"]["epochs"] * p["fraction"] == pytest.approx(p["baseline"]["epochs"], rel=0.02)
 
 
 def test_regime_table_shows_train_val_test_of_every_model_from_the_record():
