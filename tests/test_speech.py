@@ -269,7 +269,7 @@ def test_regime_table_shows_train_val_test_of_every_model_from_the_record():
     b = rec["results"]["baseline"]
     assert rows["baseline (one model, mean of the members)"] == (b["train_acc"]["mean"], b["val_acc"]["mean"],
                                                                  b["test_acc"]["mean"])
-    assert rows["10x ensemble"][0] is None  # recorded before the ensemble's train accuracy was kept
+    assert rows["ensemble of the members"][0] is None  # recorded before the ensemble's train accuracy was kept
     h = rec["results"]["hard3"]
     assert rows["3%, hard targets, final"][1] == pytest.approx(sum(c[-1] for c in h["curves"]["val"]) / len(h["seeds"]))
     table = report_speech.regime_table(rec, {"quick": rec, "paper": None})

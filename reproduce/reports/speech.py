@@ -97,7 +97,7 @@ def regime_rows(record: dict) -> dict:
     stop = lambda role, m: r[role]["curves"]["epochs"].index(r[role]["early_stop_epoch"][m])  # noqa: E731
     avg = lambda xs: sum(xs) / len(xs)  # noqa: E731
     return {"baseline (one model, mean of the members)": (mean(b["train_acc"]), mean(b["val_acc"]), mean(b["test_acc"])),
-            f"{e['members']}x ensemble": (e.get("train_acc"), e["val_acc"], e["test_acc"]),
+            "ensemble of the members": (e.get("train_acc"), e["val_acc"], e["test_acc"]),
             f"distilled (T = {d['best_t_by_val']:g}, chosen on validation)":
                 (mean(t.get("train_acc")), mean(t["val_acc"]), mean(t["test_acc"])),
             "3%, hard targets, early stopped": (mean(h["train_acc_early_stopped"]), avg(curve("hard3", "val", stop)),
