@@ -277,3 +277,17 @@ def test_regime_table_shows_train_val_test_of_every_model_from_the_record():
                                                                                      rec["results"]["sizes"][1:]))
     assert table.iloc[-1, 1] == f"{fpp:.1f}" and table.iloc[0, 1] == f"{b['train_acc']['mean']:.1f} / " \
         f"{b['val_acc']['mean']:.1f} / {b['test_acc']['mean']:.1f}"
+
+
+def test_real_speech_section_reads_its_record_or_says_how_to_make_it():
+    import json
+    from reproduce.reports import speech as report_speech
+    from reproduce.results import RESULTS_DIR
+    assert "scripts/run_speech_real.py" in report_speech.real_speech_text(None)
+    rec = json.loads((RESULTS_DIR / "quick" / "speech.json").read_text())
+    rec.update(overrides=["hidden=[40,40]"], command="python scripts/run_speech_real.py quick --set hidden=[40,40]")
+    text = report_speech.real_speech_text(rec)
+    assert "hidden=[40,40]" in text and f"{rec['results']['corpus']['utterances']['test']} test utterances" in text
+    table = report_speech.real_speech_table(rec)
+    c = report_speech.claims(rec)
+    assert table.iloc[-3, 0] == f"{c['gain']:+.2f}" and table.iloc[-1, 0] == f"{c['closed']:.0f}%"

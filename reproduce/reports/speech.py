@@ -135,6 +135,44 @@ def regime_table(this_run: dict, records: dict):
     return out
 
 
+def real_speech_table(record: dict):
+    """The real-speech record (scripts/run_speech_real.py): train / validation / test accuracy of every model, the
+    frames per parameter, and the two relative claims, in one column beside the paper's."""
+    import pandas as pd
+    rows = regime_rows(record)
+    r = record["results"]
+    c = claims(record)
+    cell = lambda v: "—" if v is None else f"{v:.1f}"  # noqa: E731
+    values = [" / ".join(cell(x) for x in v) for v in rows.values()]
+    values += [f"{r['corpus']['frames']['train'] / _params(r['sizes']):.1f}", f"{c['gain']:+.2f}",
+               f"{c['kept']:.0f}%", f"{c['closed']:.0f}%"]
+    labels = [k.split(" (T = ")[0] if k.startswith("distilled") else k for k in rows]
+    labels += ["frames per parameter (full data)", "ensemble gain over the baseline (test, points)",
+               "share of the gain the distilled model keeps (T by validation)",
+               "share of the 3% gap soft targets close (vs early-stopped hard)"]
+    return pd.DataFrame({f"recorded `{record['profile']}` recipes, real speech: train / val. / test": values},
+                        index=pd.Index(labels, name="frame accuracy (%)"))
+
+
+def real_speech_text(record: dict | None) -> str:
+    """Markdown: what the real-speech record is, or how to make it."""
+    if record is None:
+        return ("No real-speech record yet: `python scripts/run_speech_real.py quick` fetches Debian's `festvox-ru` "
+                "with `apt-get download` (where a Debian mirror can be reached) and records "
+                "results/quick/speech-real.json; where the package cannot be had, the rest of this chapter stands.")
+    r, p = record["results"], record["provenance"]
+    c = r["corpus"]
+    return (f"Debian's `festvox-ru` (one Russian speaker reading, {c['hours']['train'] * 60:.0f} + "
+            f"{c['hours']['test'] * 60:.0f} minutes, {c['phones']} phones x 3 sub-states = {c['labels']} labels from "
+            f"the voice's own phone-label files), split by utterance: {c['utterances']['train']} training, "
+            f"{c['utterances']['val']} validation and {c['utterances']['test']} test utterances "
+            f"({c['frames']['train']:,} / {c['frames']['val']:,} / {c['frames']['test']:,} frames). Net "
+            f"{' - '.join(str(x) for x in r['sizes'])}, the `{record['profile']}` recipes with "
+            f"{', '.join(record['overrides']) or 'no overrides'}; {p['wall_s'] / 60:.1f} min on {p['device']}, commit "
+            f"`{p['commit'][:12]}` (`{record['command']}`). One speaker means the test frames are new utterances of a "
+            "known voice, an easier split than the generated corpus's unseen voices.")
+
+
 CORPUS_TARGETS = {"train hours": 10, "training speakers": 50, "test speakers": 10}  # the issue's, for `paper`
 
 
