@@ -20,4 +20,5 @@ def config_fingerprint(obj) -> str:
 def tensor_digest(t: torch.Tensor | None) -> str | None:
     if t is None:
         return None
-    return hashlib.sha256(t.detach().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
+    # the array's own buffer, not a bytes copy of it: the speech soft targets are gigabytes
+    return hashlib.sha256(memoryview(t.detach().cpu().contiguous().numpy()).cast("B")).hexdigest()[:16]
