@@ -65,5 +65,7 @@ def test_book_builds_without_warnings(executed, built_book):
     rec4 = read_record("smoke", "speech", results / "results")
     assert "Table 5" in page4 and page4.count("<img") >= 3
     assert f"keeps {rec4['results']['distilled']['gain_kept_pct']:.0f}% of" in page4  # glued verdict of this run
+    from reproduce.reports.speech import per_claims
+    assert f"the baseline's test phone error rate is {per_claims(rec4)['baseline']:.2f}%" in page4
     card = (html / "book" / "chapters" / "99_scorecard.html").read_text()
     assert "[smoke]" in card and "not yet run" in card

@@ -291,3 +291,27 @@ def test_real_speech_section_reads_its_record_or_says_how_to_make_it():
     table = report_speech.real_speech_table(rec)
     c = report_speech.claims(rec)
     assert table.iloc[-3, 0] == f"{c['gain']:+.2f}" and table.iloc[-1, 0] == f"{c['closed']:.0f}%"
+
+
+def test_phone_error_rate_table_and_claims_come_from_the_record():
+    import json
+    from reproduce.reports import speech as report_speech
+    from reproduce.results import RESULTS_DIR, summarize
+    rec = json.loads((RESULTS_DIR / "quick" / "speech.json").read_text())
+    assert "predates" in report_speech.per_table(rec).iloc[0, 0] and "No phone error" in report_speech.per_text(rec)
+    best = str(rec["results"]["distilled"]["best_t_by_val"])
+    scales = {"lm_weight": 2.0, "prior_scale": 0.5}
+    rec["results"]["phone_error_rate"] = {
+        "baseline": {"test_per": summarize([30.0, 31.0, 32.0]), **scales},
+        "ensemble": {"test_per": 27.0, **scales},
+        "distilled": {t: {"test_per": summarize([29.0 if t == best else 35.0]), **scales}
+                      for t in rec["results"]["distilled"]["by_temperature"]},
+        "hard3": {"test_per": summarize([50.0]), **scales}, "soft3": {"test_per": summarize([40.0]), **scales}}
+    c = report_speech.per_claims(rec)
+    assert c["gain"] == pytest.approx(4.0) and c["kept"] == pytest.approx(50.0)  # (31 - 29) / (31 - 27)
+    table = report_speech.per_table(rec)
+    from reproduce.reports.common import fmt
+    assert table.loc[f"distilled, T = {float(best):g} (chosen on validation)"].iloc[0] == fmt(summarize([29.0]), 2)
+    assert table.iloc[1, 0] == "27.00" and table.iloc[0, 1] == "2 / 0.5"
+    assert "keeps 50% of the ensemble's reduction" in report_speech.per_text(rec)
+    assert report_speech.real_speech_table(rec).iloc[-1, 0] == "50%"

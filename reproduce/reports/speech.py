@@ -150,6 +150,12 @@ def real_speech_table(record: dict):
     labels += ["frames per parameter (full data)", "ensemble gain over the baseline (test, points)",
                "share of the gain the distilled model keeps (T by validation)",
                "share of the 3% gap soft targets close (vs early-stopped hard)"]
+    pc = per_claims(record)
+    if pc is not None:
+        values += [f"{pc['baseline']:.2f} / {pc['ensemble']:.2f} / {pc['distilled']:.2f}",
+                   "—" if pc["kept"] != pc["kept"] else f"{pc['kept']:.0f}%"]
+        labels += ["test phone error rate: baseline / ensemble / distilled (%)",
+                   "share of the ensemble's phone-error reduction the distilled model keeps"]
     return pd.DataFrame({f"recorded `{record['profile']}` recipes, real speech: train / val. / test": values},
                         index=pd.Index(labels, name="frame accuracy (%)"))
 
@@ -425,3 +431,67 @@ PAPER_NUMBERS = {
     "reg.soft3_test_acc": lambda r: r["results"]["soft3"]["test_acc_final"]["values"],
     "reg.gap_recovered_pct": lambda r: [r["results"]["soft3"]["gap_recovered_pct_early_stopped"]],
 }
+
+
+def per_rows(record: dict) -> dict | None:
+    """Model -> (test phone error rate %, its spread or None, the decoder's bigram weight, prior exponent); None for
+    records made before phone error rates were kept."""
+    per = record["results"].get("phone_error_rate")
+    if per is None:
+        return None
+    d = record["results"]["distilled"]
+    ens = record["results"]["ensemble"]["members"]
+
+    def row(v):
+        x = v["test_per"]
+        return (x, None) if isinstance(x, (int, float)) else (x["mean"], x), v["lm_weight"], v["prior_scale"]
+    rows = {"baseline (mean of 3 members)": row(per["baseline"]), f"{ens}x ensemble (averaged posteriors)": row(per["ensemble"])}
+    for t, v in per["distilled"].items():
+        chosen = " (chosen on validation)" if float(t) == float(d["best_t_by_val"]) else ""
+        rows[f"distilled, T = {float(t):g}{chosen}"] = row(v)
+    rows["3%, hard targets, final"] = row(per["hard3"])
+    rows["3%, soft targets, final"] = row(per["soft3"])
+    return rows
+
+
+def per_table(record: dict):
+    """Test phone error rates beside frame accuracy's story: Viterbi over each model's frame posteriors with a phone
+    bigram counted on the training labels (reproduce.phone_error_rate), its two scales chosen on validation."""
+    import pandas as pd
+    rows = per_rows(record)
+    if rows is None:
+        return pd.DataFrame({"": ["this record predates phone error rates: rerun the chapter to get them"]})
+    out = []
+    for name, ((mean, spread), w, s) in rows.items():
+        out.append({"model": name, "test phone error rate (%)": fmt(spread, 2) if spread else f"{mean:.2f}",
+                    "bigram weight / prior exponent (by validation)": f"{w:g} / {s:g}"})
+    return pd.DataFrame(out).set_index("model")
+
+
+def per_claims(record: dict) -> dict | None:
+    """The phone-error-rate counterparts of Table 1's relative claims: the ensemble's reduction of the baseline's
+    rate (points) and the share of it the distilled model (T by validation) keeps."""
+    per = record["results"].get("phone_error_rate")
+    if per is None:
+        return None
+    base = per["baseline"]["test_per"]["mean"]
+    ens = per["ensemble"]["test_per"]
+    dist = per["distilled"][str(record["results"]["distilled"]["best_t_by_val"])]["test_per"]["mean"]
+    gain = base - ens
+    return {"baseline": base, "ensemble": ens, "distilled": dist, "gain": gain,
+            "kept": 100.0 * (base - dist) / gain if gain > 0 else float("nan")}
+
+
+def per_text(record: dict | None) -> str:
+    """Markdown: the phone-error-rate result in words, from the record."""
+    c = None if record is None else per_claims(record)
+    if c is None:
+        return ("No phone error rates recorded yet for this profile: the chapter's run computes them (Viterbi over the "
+                "frame posteriors with a phone bigram).")
+    kept = "—" if c["kept"] != c["kept"] else f"{c['kept']:.0f}%"
+    return (f"Decoded into phone sequences, the baseline's test phone error rate is {c['baseline']:.2f}%, the "
+            f"ensemble's {c['ensemble']:.2f}% ({c['gain']:+.2f} points) and the distilled model's {c['distilled']:.2f}%: "
+            f"it keeps {kept} of the ensemble's reduction (paper, in word error rate: "
+            f"{paper.paper('speech.baseline_wer')}% -> {paper.paper('speech.ensemble_wer')}% -> "
+            f"{paper.paper('speech.distilled_wer')}%, all of it). Phone error rates are not the paper's word error rates: there is no lexicon or word "
+            "language model here, only a phone bigram.")
