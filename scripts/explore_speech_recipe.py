@@ -4,8 +4,10 @@ keep more of the ensemble's gain? Not part of `reproduce run speech`; the speech
 
     python scripts/explore_speech_recipe.py B 2,5,10     # 120 training speakers, 4 epochs everywhere
     python scripts/explore_speech_recipe.py A24 5,10     # the quick profile, the distilled model trained 24 epochs
+    python scripts/explore_speech_recipe.py P3 1,2       # the paper profile, the distilled model trained 3 epochs
 
-Writes results/quick/speech-explore/<variant>.json (the records there came from this script at the commit they name).
+Writes results/<profile>/speech-explore/<variant>.json (the records there came from this script at the commit they
+name). One distilled seed per temperature; the paper run's ensemble checkpoint is reused when it is there.
 """
 import json
 import sys
@@ -19,13 +21,15 @@ from reproduce.experiments import speech as S
 from reproduce.results import provenance
 
 variant = sys.argv[1]
+PROFILE = {"B": "quick", "A24": "quick", "P3": "paper"}[variant]
 V = {
+ "P3": {"distilled.epochs": 3, "distilled.eval_every": 1},
  "B": {"corpus.train_speakers": 120, "baseline.epochs": 4, "distilled.epochs": 4, "baseline.eval_every": 1,
        "distilled.eval_every": 1},
  "A24": {"distilled.epochs": 24, "distilled.eval_every": 4},
 }[variant]
 temps = [float(t) for t in sys.argv[2].split(",")]
-cfg = S.resolve_config("quick", None, V)
+cfg = S.resolve_config(PROFILE, None, V)
 cfg["temperatures"] = temps
 dev = torch.device("cpu")
 t0 = time.time()
@@ -54,9 +58,9 @@ for split, acc in (("test", te), ("val", va)):
                             for t, a in zip(temps, acc)}
 out["wall_s"] = time.time() - t0
 print("RESULT", json.dumps(out), flush=True)
-rec = {"what": "speech Table 1 recipe exploration (validation-led), quick corpus", "variant": variant,
+rec = {"what": f"speech Table 1 recipe exploration (validation-led), {PROFILE} corpus", "profile": PROFILE, "variant": variant,
        "command": f"python scripts/explore_speech_recipe.py {variant} {sys.argv[2]}", "results": out,
        "provenance": provenance(dev, out["wall_s"])}
-path = Path("results/quick/speech-explore") / f"{variant}.json"
+path = Path(f"results/{PROFILE}/speech-explore") / f"{variant}.json"
 path.parent.mkdir(parents=True, exist_ok=True)
 path.write_text(json.dumps(rec, indent=1))

@@ -362,36 +362,46 @@ def plot_example(record: dict, seconds: float = 2.0):
 
 
 EXPLORE_WHAT = {"B": "120 training speakers (3x), 4 epochs each",
-                "A24": "distilled model trained 24 epochs (1 seed)"}
+                "A24": "distilled model trained 24 epochs (1 seed)",
+                "P3": "distilled model trained 3 epochs, not 1 (1 seed per T)"}
 
 
-def explorations_table(quick_record: dict | None, folder=None):
+def _record_row(name: str, what: str, record: dict) -> dict:
+    r = record["results"]
+    base, ens, d = r["baseline"], r["ensemble"], r["distilled"]
+    t = str(d["best_t_by_val"])
+    val_kept = gain_kept_pct(d["by_temperature"][t]["val_acc"]["mean"], base["val_acc"]["mean"], ens["val_acc"])
+    return {"run": name, "what changed": what, "member train acc": base["train_acc"]["mean"],
+            "baseline": base["test_acc"]["mean"], "ensemble": ens["test_acc"],
+            "distilled (T by val.)": d["test_acc"]["mean"], "T": t, "kept, val. %": val_kept,
+            "kept, test %": d["gain_kept_pct"], "commit": record["provenance"]["commit"][:8]}
+
+
+def explorations_table(quick_record: dict | None, folder=None, paper_record: dict | None = None):
     """What we tried so that the distilled model keeps more of the ensemble's gain at CPU scale: one row per
-    recorded exploration (scripts/explore_speech_recipe.py), beside the recorded quick run. The distilled row's T
-    is chosen on validation frames; 'kept' is (distilled - baseline) / (ensemble - baseline)."""
+    recorded exploration (scripts/explore_speech_recipe.py), beside the recorded run of its profile. The distilled
+    row's T is chosen on validation frames; 'kept' is (distilled - baseline) / (ensemble - baseline). `folder`: one
+    folder of explorations instead of results/{quick,paper}/speech-explore."""
     import pandas as pd
 
     from ..results import RESULTS_DIR, read_records_in
     rows = []
-    if quick_record is not None:
-        r = quick_record["results"]
-        base, ens, d = r["baseline"], r["ensemble"], r["distilled"]
-        t = str(d["best_t_by_val"])
-        val_kept = gain_kept_pct(d["by_temperature"][t]["val_acc"]["mean"], base["val_acc"]["mean"], ens["val_acc"])
-        rows.append({"run": "quick record", "what changed": "nothing (12 epochs each)",
-                     "member train acc": base["train_acc"]["mean"],
-                     "baseline": base["test_acc"]["mean"], "ensemble": ens["test_acc"],
-                     "distilled (T by val.)": d["test_acc"]["mean"], "T": t, "kept, val. %": val_kept,
-                     "kept, test %": d["gain_kept_pct"], "commit": quick_record["provenance"]["commit"][:8]})
-    for _, rec in read_records_in(folder or RESULTS_DIR / "quick" / "speech-explore"):
-        o = rec["results"]
-        t = max(o["distilled"], key=lambda k: o["distilled"][k]["val"])
-        rows.append({"run": rec["variant"], "what changed": EXPLORE_WHAT.get(rec["variant"], rec["variant"]),
-                     "member train acc": o["members_train_sample"],
-                     "baseline": o["members_test"], "ensemble": o["ensemble_test"],
-                     "distilled (T by val.)": o["distilled"][t]["test"], "T": f"{float(t):g}",
-                     "kept, val. %": o["kept_val"][t], "kept, test %": o["kept_test"][t],
-                     "commit": rec["provenance"]["commit"][:8]})
+    groups = [(quick_record, "quick record", "nothing (12 epochs each)", folder or RESULTS_DIR / "quick" / "speech-explore")]
+    if folder is None:
+        groups.append((paper_record, "paper record", "nothing (1 epoch per full-data model)",
+                       RESULTS_DIR / "paper" / "speech-explore"))
+    for record, name, what, where in groups:
+        if record is not None:
+            rows.append(_record_row(name, what, record))
+        for _, rec in read_records_in(where):
+            o = rec["results"]
+            t = max(o["distilled"], key=lambda k: o["distilled"][k]["val"])
+            rows.append({"run": rec["variant"], "what changed": EXPLORE_WHAT.get(rec["variant"], rec["variant"]),
+                         "member train acc": o["members_train_sample"],
+                         "baseline": o["members_test"], "ensemble": o["ensemble_test"],
+                         "distilled (T by val.)": o["distilled"][t]["test"], "T": f"{float(t):g}",
+                         "kept, val. %": o["kept_val"][t], "kept, test %": o["kept_test"][t],
+                         "commit": rec["provenance"]["commit"][:8]})
     return pd.DataFrame(rows).round(1)
 
 
@@ -488,10 +498,52 @@ def per_text(record: dict | None) -> str:
     if c is None:
         return ("No phone error rates recorded yet for this profile: the chapter's run computes them (Viterbi over the "
                 "frame posteriors with a phone bigram).")
-    kept = "—" if c["kept"] != c["kept"] else f"{c['kept']:.0f}%"
+    if c["kept"] != c["kept"]:
+        kept = "the ensemble does not reduce the baseline's rate, so there is nothing to keep"
+    elif c["kept"] < 0:
+        kept = f"it does worse than the baseline, keeping none of the ensemble's reduction ({c['kept']:.0f}%)"
+    else:
+        kept = f"it keeps {c['kept']:.0f}% of the ensemble's reduction"
     return (f"Decoded into phone sequences, the baseline's test phone error rate is {c['baseline']:.2f}%, the "
-            f"ensemble's {c['ensemble']:.2f}% ({c['gain']:+.2f} points) and the distilled model's {c['distilled']:.2f}%: "
-            f"it keeps {kept} of the ensemble's reduction (paper, in word error rate: "
+            f"ensemble's {c['ensemble']:.2f}% ({-c['gain']:+.2f} points) and the distilled model's {c['distilled']:.2f}%: "
+            f"{kept} (paper, in word error rate: "
             f"{paper.paper('speech.baseline_wer')}% -> {paper.paper('speech.ensemble_wer')}% -> "
             f"{paper.paper('speech.distilled_wer')}%, all of it). Phone error rates are not the paper's word error rates: there is no lexicon or word "
             "language model here, only a phone bigram.")
+
+
+def shortfall_text(records: dict, paper_folder=None, quick_folder=None) -> str:
+    """Markdown: what the recorded `paper` run says about why the distilled model keeps little of the gain, with the
+    explorations that test the two readings (memorization: B at `quick`; the student's training budget: P3 at
+    `paper`), every number from the records."""
+    from ..results import RESULTS_DIR, read_records_in
+    rec = records.get("paper")
+    if rec is None:
+        return "The `paper` run is not recorded yet; it is where this reading is tested."
+    r = rec["results"]
+    b, e, d = r["baseline"], r["ensemble"], r["distilled"]
+    explore = {x["variant"]: x for where in (paper_folder or RESULTS_DIR / "paper" / "speech-explore",
+                                             quick_folder or RESULTS_DIR / "quick" / "speech-explore")
+               for _, x in read_records_in(where)}
+    text = (f"The `paper` run removes the memorization (a member reaches {b['train_acc']['mean']:.1f}% on its training "
+            f"frames and {b['test_acc']['mean']:.1f}% on test), and yet its distilled model keeps only "
+            f"{d['gain_kept_pct']:.0f}% of the gain ({d['test_acc']['mean']:.2f}% against the members' "
+            f"{b['test_acc']['mean']:.2f}% and the ensemble's {e['test_acc']:.2f}%). So memorization is not what holds "
+            "the distilled model back there")
+    q = records.get("quick")
+    if "B" in explore and q is not None:
+        bk = explore["B"]["results"]
+        t = max(bk["distilled"], key=lambda k: bk["distilled"][k]["val"])
+        text += (f"; nor at `quick`: B, the exploration with three times the speakers and far less memorization, kept "
+                 f"{bk['kept_test'][t]:.0f}% against the quick run's {q['results']['distilled']['gain_kept_pct']:.0f}%")
+    text += (". What is left is the student's budget: it trains exactly as long as one member while it is asked to "
+             "match the averaged posteriors of ten. ")
+    if "P3" in explore:
+        p = explore["P3"]["results"]
+        t = max(p["distilled"], key=lambda k: p["distilled"][k]["val"])
+        text += (f"Trained three epochs instead of one (P3, one seed per temperature, T = {float(t):g} chosen on "
+                 f"validation), it keeps {p['kept_test'][t]:.0f}% of the gain on test ({p['kept_val'][t]:.0f}% on "
+                 f"validation): {p['distilled'][t]['test']:.2f}% test frame accuracy. ")
+    else:
+        text += "A student trained three epochs at `paper` (`scripts/explore_speech_recipe.py P3 1,2`) is not recorded yet. "
+    return text + "The paper does not say how long its distilled model trained."
