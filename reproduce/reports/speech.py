@@ -401,6 +401,7 @@ def explorations_table(quick_record: dict | None, folder=None, paper_record: dic
                          "baseline": o["members_test"], "ensemble": o["ensemble_test"],
                          "distilled (T by val.)": o["distilled"][t]["test"], "T": f"{float(t):g}",
                          "kept, val. %": o["kept_val"][t], "kept, test %": o["kept_test"][t],
+                         "kept vs. a member trained as long, test %": o.get("kept_vs_control_test", {}).get(t),
                          "commit": rec["provenance"]["commit"][:8]})
     return pd.DataFrame(rows).round(1)
 
@@ -544,6 +545,14 @@ def shortfall_text(records: dict, paper_folder=None, quick_folder=None) -> str:
         text += (f"Trained three epochs instead of one (P3, one seed per temperature, T = {float(t):g} chosen on "
                  f"validation), it keeps {p['kept_test'][t]:.0f}% of the gain on test ({p['kept_val'][t]:.0f}% on "
                  f"validation): {p['distilled'][t]['test']:.2f}% test frame accuracy. ")
+        if "control" in p:
+            c, kc = p["control"], p["kept_vs_control_test"][t]
+            text += (f"But a hard-target member trained as long ({c['epochs']} epochs) reaches {c['test']:.2f}% by "
+                     f"itself: measured from that control, the student keeps {kc:.0f}% of the gain "
+                     f"({p['kept_vs_control_val'][t]:.0f}% on validation), so ")
+            text += ("most of what the longer student gains is the extra epochs, not the soft targets. "
+                     if kc < 0.5 * p["kept_test"][t] else
+                     "the soft targets, not only the extra epochs, carry the ensemble's gain. ")
     else:
         text += "A student trained three epochs at `paper` (`scripts/explore_speech_recipe.py P3 1,2`) is not recorded yet. "
     return text + "The paper does not say how long its distilled model trained."
