@@ -315,3 +315,28 @@ def test_phone_error_rate_table_and_claims_come_from_the_record():
     assert table.iloc[1, 0] == "27.00" and table.iloc[0, 1] == "2 / 0.5"
     assert "keeps 50% of the ensemble's reduction" in report_speech.per_text(rec)
     assert report_speech.real_speech_table(rec).iloc[-1, 0] == "50%"
+
+
+def test_shortfall_text_reads_the_longer_student_against_its_control(tmp_path):
+    import json
+    from reproduce.reports import speech as report_speech
+    from reproduce.results import RESULTS_DIR
+    rec = json.loads((RESULTS_DIR / "quick" / "speech.json").read_text())
+    assert "not recorded yet" in report_speech.shortfall_text({"paper": None})
+    (tmp_path / "paper").mkdir()
+    (tmp_path / "quick").mkdir()
+    p3 = {"variant": "P3", "provenance": {"commit": "0" * 40},
+          "results": {"distilled": {"1.0": {"test": 67.0, "val": 68.0}, "2.0": {"test": 66.0, "val": 67.0}},
+                      "kept_test": {"1.0": 70.0, "2.0": 60.0}, "kept_val": {"1.0": 80.0, "2.0": 70.0},
+                      "control": {"epochs": 3, "test": 66.5, "val": 68.5}, "ensemble_val": 68.3,
+                      "kept_vs_control_test": {"1.0": 25.0, "2.0": 10.0},
+                      "kept_vs_control_val": {"1.0": float("nan"), "2.0": float("nan")}}}
+    (tmp_path / "paper" / "P3.json").write_text(json.dumps(p3))
+    text = report_speech.shortfall_text({"paper": rec, "quick": None}, tmp_path / "paper", tmp_path / "quick")
+    assert f"keeps only {rec['results']['distilled']['gain_kept_pct']:.0f}% of the gain" in text
+    assert "T = 1 chosen on validation" in text and "reaches 66.50% by itself" in text
+    assert "keeps 25% of the gain on test" in text and "already beats" in text and "extra epochs, not" in text
+    p3["results"]["kept_vs_control_test"]["1.0"] = 60.0
+    (tmp_path / "paper" / "P3.json").write_text(json.dumps(p3))
+    text = report_speech.shortfall_text({"paper": rec, "quick": None}, tmp_path / "paper", tmp_path / "quick")
+    assert "not only the extra epochs" in text

@@ -548,9 +548,14 @@ def shortfall_text(records: dict, paper_folder=None, quick_folder=None) -> str:
         if "control" in p:
             c, kc = p["control"], p["kept_vs_control_test"][t]
             text += (f"But a hard-target member trained as long ({c['epochs']} epochs) reaches {c['test']:.2f}% by "
-                     f"itself: measured from that control, the student keeps {kc:.0f}% of the gain "
-                     f"({p['kept_vs_control_val'][t]:.0f}% on validation), so ")
-            text += ("most of what the longer student gains is the extra epochs, not the soft targets. "
+                     f"itself: measured from that control, the student keeps {kc:.0f}% of the gain on test")
+            kv = p["kept_vs_control_val"][t]
+            text += (f" ({kv:.0f}% on validation), so " if kv == kv else
+                     f" (on validation the control, {c['val']:.2f}%, already beats the one-epoch ensemble's "
+                     f"{p['ensemble_val']:.2f}%), so ")
+            text += ("most of what the longer student gains is the extra epochs, not the soft targets: one epoch "
+                     "leaves every `paper` model short of convergence, and the ensemble's gain is partly the "
+                     "averaging of unconverged members. "
                      if kc < 0.5 * p["kept_test"][t] else
                      "the soft targets, not only the extra epochs, carry the ensemble's gain. ")
     else:
