@@ -43,13 +43,18 @@ class PhoneModel:
         return self.within.shape[0]
 
 
+def _starts(phone: np.ndarray, state: np.ndarray) -> np.ndarray:
+    """Whether each frame starts a phone segment: the phone changes or the state goes back."""
+    new = np.ones(len(phone), bool)
+    new[1:] = (phone[1:] != phone[:-1]) | (state[1:] < state[:-1])
+    return new
+
+
 def segments(labels: np.ndarray) -> np.ndarray:
     """Phone index of each phone segment of one utterance's frame labels (phone * 3 + state)."""
     labels = np.asarray(labels)
-    phone, state = labels // STATES, labels % STATES
-    new = np.ones(len(labels), bool)
-    new[1:] = (phone[1:] != phone[:-1]) | (state[1:] < state[:-1])
-    return phone[new]
+    phone = labels // STATES
+    return phone[_starts(phone, labels % STATES)]
 
 
 def utterances(frame_utt: np.ndarray) -> list[slice]:
@@ -73,8 +78,7 @@ def fit(labels: np.ndarray, frame_utt: np.ndarray, n_labels: int, silence: int |
     for sl in utterances(frame_utt):
         lab = labels[sl]
         phone, state = lab // STATES, lab % STATES
-        new = np.ones(len(lab), bool)
-        new[1:] = (phone[1:] != phone[:-1]) | (state[1:] < state[:-1])
+        new = _starts(phone, state)
         stay = ~new[1:]
         np.add.at(within, (phone[:-1][stay], state[:-1][stay], state[1:][stay]), 1)
         heads = np.flatnonzero(new)
@@ -124,20 +128,16 @@ def viterbi(log_post: torch.Tensor, lengths: list[int], pm: PhoneModel, lm_weigh
         alive = (t < lengths_t)[:, None, None]
         delta = torch.where(alive, best, delta)
         back[:, t] = torch.where(alive, frm.to(torch.int16), own)
-    paths = []
+    # backtrace all utterances at once: delta stopped changing at each one's last frame, and its padded steps
+    # point to themselves, so every path can start from the last step
     flat_back = back.view(U, T, P * STATES)
-    last = delta.view(U, -1).argmax(-1)
-    for u in range(U):
-        n = lengths[u]
-        path = np.empty(n, np.int64)
-        state = int(last[u])  # delta stopped changing at the utterance's last frame
-        row = flat_back[u].numpy()
-        for t in range(n - 1, -1, -1):
-            path[t] = state
-            if t:
-                state = int(row[t, state])
-        paths.append(path)
-    return paths
+    rows = torch.arange(U)
+    state = delta.view(U, -1).argmax(-1)
+    path = torch.empty(U, T, dtype=torch.int64)
+    for t in range(T - 1, -1, -1):
+        path[:, t] = state
+        state = flat_back[rows, t, state].long()
+    return [path[u, :n].numpy() for u, n in enumerate(lengths)]
 
 
 def edit_distance(a: np.ndarray, b: np.ndarray) -> int:

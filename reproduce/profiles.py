@@ -82,8 +82,8 @@ TEMPERATURE_SWEEP = {
 # well under an hour on 2 CPU cores: 3 x 128 ReLU (0.19M parameters) on the 10.6 h corpus (3.6M frames: 18.8 frames
 # per parameter), one epoch (14,000 steps) per full-data model. 3 x 240 for 2 epochs (8.7 frames per parameter) ran at
 # 21 min per epoch of the ten-member ensemble here, about 2 h 40 min for the chapter: too long to finish inside one
-# working session, whose end discards a run's checkpoints on these machines. The large net stays a documented GPU-sized option (SPEECH_GPU_OVERRIDES). No
-# dropout, as in the paper's baseline. The 3% runs take the same number of steps as a full-data run
+# working session, whose end discards a run's checkpoints on these machines. The large net stays a documented
+# GPU-sized option (SPEECH_GPU_OVERRIDES). No dropout, as in the paper's baseline. The 3% runs take the same number of steps as a full-data run
 # (epochs / fraction), so the hard-target model has the chance to overfit that the paper reports. Table 1's
 # distilled model uses the paper's recipe (T in {1, 2, 5, 10}, weight 0.5 on the hard term). The paper does not give
 # Table 5's: soft targets on 3% use T = 20 and no hard term, chosen on VALIDATION frames of the quick corpus over T in
@@ -118,9 +118,9 @@ SPEECH = {
               "hidden": [128, 128, 128],
               "corpus": dict(_CORPUS, train_speakers=100, test_speakers=20, utterances_per_speaker=150,
                              test_utterances=40),
-              # bf16 products where this CPU runs them faster (the probe keeps a layer fp32 otherwise; at 3 x 128 it
-              # does at these widths, which are below gemm.MIN_MACS_PER_EXAMPLE): on the 4 x 1024 recipe they matched fp32 within the seed spread on
-              # validation (results/precision/speech-amd-epyc.json)
+              # bf16 products where this CPU runs them faster (the probe keeps a layer fp32 otherwise, as it does at
+              # 3 x 128, below gemm.MIN_MACS_PER_EXAMPLE): on the 4 x 1024 recipe they matched fp32 within the seed
+              # spread on validation (results/precision/speech-amd-epyc.json)
               **_speech_roles(1, 1, 33, 3, precision="bf16")},
 }
 # The GPU-sized speech recipe (about 45 h on 2 CPU cores, minutes on one GPU): 4 x 1024 on the same corpus, 12 epochs;

@@ -35,9 +35,9 @@ cfg["temperatures"] = temps
 dev = torch.device("cpu")
 t0 = time.time()
 corpus, d = S.device_corpus(cfg, dev, True, print)
-print("frames", {k: v.n for k, v in d.items() if k != "decoding"})
+print("frames", {k: v.n for k, v in d.items()})
 sizes, _, base = S.full_data_members(cfg, corpus, d, True)
-out = {"variant": variant, "overrides": V, "frames": {k: v.n for k, v in d.items() if k != "decoding"}}
+out = {"variant": variant, "overrides": V, "frames": {k: v.n for k, v in d.items()}}
 for split in ("test", "val", "train_sample"):
     m, e = S.ensemble_eval(base.model, d[split])
     out[f"members_{split}"] = float(np.mean(m)); out[f"ensemble_{split}"] = e

@@ -31,7 +31,7 @@ def _corpus(rng, n_utts=60, phones=5):
     """Utterances of silence (phone 0), a word of phones following a fixed cycle 1 -> 2 -> 3 -> 4 -> 1, silence."""
     labels, utt = [], []
     for u in range(n_utts):
-        seq = [0] + [1 + (int(rng.integers(4)) + k) % 4 for k in range(1)]
+        seq = [0, 1 + int(rng.integers(4))]
         for _ in range(int(rng.integers(3, 7))):
             seq.append(1 + seq[-1] % 4)
         seq.append(0)

@@ -59,14 +59,19 @@ def accuracy(errors, n) -> list[float]:
     return [100.0 * (1 - e / n) for e in errors]
 
 
+def _chunks(model, data: DeviceFrames, chunk: int = 4096):
+    """(frame indices, every member's logits (M, n, C)) over the frames in chunks: one forward pass per chunk."""
+    for start in range(0, data.n, chunk):
+        idx = torch.arange(start, min(start + chunk, data.n), device=data.device)
+        yield idx, model(data.crop(idx).unsqueeze(0).expand(model.n_models, -1, -1))
+
+
 @torch.no_grad()
 def ensemble_eval(model, data: DeviceFrames, chunk: int = 4096) -> tuple[list[float], float]:
     """Test frame accuracy of each member, and of their averaged probabilities (the ensemble's prediction)."""
     member_ok = torch.zeros(model.n_models, device=data.device)
     ens_ok = torch.zeros((), device=data.device)
-    for start in range(0, data.n, chunk):
-        idx = torch.arange(start, min(start + chunk, data.n), device=data.device)
-        logits = model(data.crop(idx).unsqueeze(0).expand(model.n_models, -1, -1))
+    for idx, logits in _chunks(model, data, chunk):
         y = data.labels[idx]
         member_ok += (logits.argmax(-1) == y).sum(-1)
         ens_ok += (logits.softmax(-1).mean(0).argmax(-1) == y).sum()
@@ -77,13 +82,8 @@ def ensemble_eval(model, data: DeviceFrames, chunk: int = 4096) -> tuple[list[fl
 def soft_target_logits(model, data: DeviceFrames, temperatures, chunk: int = 4096) -> torch.Tensor:
     """(len(temperatures), N, C): T log(mean over members of softmax(z / T)), whose softmax at T is exactly the
     ensemble's averaged soft targets, so the core's loss (which divides by T) sees the averaged distribution."""
-    out = []
-    for start in range(0, data.n, chunk):
-        idx = torch.arange(start, min(start + chunk, data.n), device=data.device)
-        z = model(data.crop(idx).unsqueeze(0).expand(model.n_models, -1, -1))
-        out.append(torch.stack([t * torch.log(torch.softmax(z / t, -1).mean(0).clamp_min(1e-30))
-                                for t in temperatures]))
-    return torch.cat(out, dim=1)
+    return torch.cat([torch.stack([t * torch.log(torch.softmax(z / t, -1).mean(0).clamp_min(1e-30))
+                                   for t in temperatures]) for _, z in _chunks(model, data, chunk)], dim=1)
 
 
 def _trainer(cfg, role, sizes, seeds, train, test, progress, evals=None, **kw):
@@ -122,24 +122,23 @@ def device_corpus(cfg, dev, progress, log, corpus: dict | None = None):
     sets["train3"] = all_frames.subset(small)
     rng = np.random.default_rng(0)  # train accuracy of full-data models on a fixed sample of training frames
     sets["train_sample"] = sets["train"].subset(rng.choice(sets["train"].n, min(50_000, sets["train"].n), False))
-    sets["decoding"] = decoding_sets(corpus, parts, all_frames)
     return corpus, sets
 
 
-def decoding_sets(corpus: dict, parts: dict, all_frames: DeviceFrames, val_utterances: int = 150) -> dict:
-    """What the phone decoder needs: its model counted on the training labels, and the test set and a seeded sample
-    of validation utterances (where its two scales are chosen) with each frame's label and utterance."""
-    n_labels = int(corpus["labels"].max()) + 1
+def decoding(corpus: dict, d: dict, val_utterances: int = 150) -> dict:
+    """What the phone decoder needs: its model counted on the training labels, a seeded sample of validation
+    utterances where its two scales are chosen (their frames, and their labels and utterances) and the test labels
+    and utterances; frames are in the order of device_corpus's sets."""
     phones = corpus["phones"].tolist()
     silence = phones.index(F.SILENCE) if F.SILENCE in phones else None
-    train = parts["train"]
-    pm = PER.fit(corpus["labels"][train], corpus["frame_utt"][train], n_labels, silence)
-    val = parts["val"]
+    train, val, test = (C.split_indices(corpus, s) for s in ("train", "val", "test"))
+    pm = PER.fit(corpus["labels"][train], corpus["frame_utt"][train], int(corpus["labels"].max()) + 1, silence)
     utts = np.unique(corpus["frame_utt"][val])
     keep = np.random.default_rng(1).choice(utts, min(val_utterances, len(utts)), replace=False)
-    val = val[np.isin(corpus["frame_utt"][val], keep)]
-    return {"model": pm, "val": (all_frames.subset(val), corpus["labels"][val], corpus["frame_utt"][val]),
-            "test": (None, corpus["labels"][parts["test"]], corpus["frame_utt"][parts["test"]])}
+    pos = np.flatnonzero(np.isin(corpus["frame_utt"][val], keep))
+    return {"model": pm, "val_frames": d["val"].subset(pos),
+            "val": (corpus["labels"][val[pos]], corpus["frame_utt"][val[pos]]),
+            "test": (corpus["labels"][test], corpus["frame_utt"][test])}
 
 
 @torch.no_grad()
@@ -148,26 +147,21 @@ def log_posteriors(model, data: DeviceFrames, members: list[int], average: bool 
     """(len(members), N, C) frame log posteriors on the CPU; average: (1, N, C) of the members' averaged
     probabilities (the ensemble's prediction)."""
     out = []
-    for start in range(0, data.n, chunk):
-        idx = torch.arange(start, min(start + chunk, data.n), device=data.device)
-        lp = model(data.crop(idx).unsqueeze(0).expand(model.n_models, -1, -1))[members].float().log_softmax(-1)
+    for _, z in _chunks(model, data, chunk):
+        lp = z[members].float().log_softmax(-1)
         if average:
             lp = (torch.logsumexp(lp, 0) - np.log(len(members)))[None]
         out.append(lp.cpu())
     return torch.cat(out, 1)
 
 
-def phone_error_rates(model, d: dict, members: list[int], average: bool = False) -> dict:
-    """Test phone error rate (%) of each member (or of their average), the decoder's scales chosen on validation
-    utterances with the first member (or the average)."""
-    dec = d["decoding"]
-    val_frames, val_labels, val_utt = dec["val"]
-    scales = PER.choose_scales(log_posteriors(model, val_frames, members[:1], average)[0], val_labels, val_utt,
+def phone_error_rates(model, d: dict, dec: dict, members: list[int], average: bool = False) -> dict:
+    """Test phone error rate (%) of each member (or of their average), the decoder's scales (decoding()) chosen on
+    validation utterances with the first member (or the average)."""
+    scales = PER.choose_scales(log_posteriors(model, dec["val_frames"], members[:1], average)[0], *dec["val"],
                                dec["model"])
-    _, test_labels, test_utt = dec["test"]
     test = log_posteriors(model, d["test"], members, average)
-    rates = [PER.error_rate(lp, test_labels, test_utt, dec["model"], scales["lm_weight"], scales["prior_scale"])
-             for lp in test]
+    rates = [PER.error_rate(lp, *dec["test"], dec["model"], scales["lm_weight"], scales["prior_scale"]) for lp in test]
     return {"test_per": rates[0] if average else summarize(rates), **scales}
 
 
@@ -196,8 +190,10 @@ def tables(cfg: dict, corpus: dict, d: dict, progress: bool, log) -> tuple[dict,
     out["ensemble"] = {"members": cfg["ensemble"], "test_acc": ens, "val_acc": val_ens, "train_acc": train_ens}
     log(f"baseline {np.mean(members):.2f}% (members {min(members):.2f}..{max(members):.2f}), ensemble {ens:.2f}%")
     # the proxy's counterpart of the paper's WER: phone error rates after Viterbi with a phone bigram
-    per = {"baseline": phone_error_rates(base.model, d, list(range(min(3, cfg["ensemble"])))),
-           "ensemble": phone_error_rates(base.model, d, list(range(cfg["ensemble"])), average=True), "distilled": {}}
+    dec = decoding(corpus, d)
+    per = {"baseline": phone_error_rates(base.model, d, dec, list(range(min(3, cfg["ensemble"])))),
+           "ensemble": phone_error_rates(base.model, d, dec, list(range(cfg["ensemble"])), average=True),
+           "distilled": {}}
     out["phone_error_rate"] = per
 
     temps, ns = cfg["temperatures"], cfg["distill_seeds"]
@@ -214,7 +210,7 @@ def tables(cfg: dict, corpus: dict, d: dict, progress: bool, log) -> tuple[dict,
         last = dist.history[max(dist.history)]  # the last epoch is always evaluated: no second pass over the data
         test_d[t], val_d[t] = accuracy(last["test_errors"], d["test"].n), accuracy(last["val_errors"], d["val"].n)
         train_d[t], wall_d = accuracy(last["train_errors"], d["train_sample"].n), wall_d + dist.wall_s
-        per["distilled"][str(t)] = phone_error_rates(dist.model, d, list(range(ns)))
+        per["distilled"][str(t)] = phone_error_rates(dist.model, d, dec, list(range(ns)))
         del dist
     by_t = {str(t): {"test_acc": summarize(test_d[t]), "val_acc": summarize(val_d[t]),
                      "train_acc": summarize(train_d[t])} for t in temps}
@@ -250,8 +246,8 @@ def tables(cfg: dict, corpus: dict, d: dict, progress: bool, log) -> tuple[dict,
                      "train_acc_early_stopped": summarize([curves["train"][m][p] for m, p in enumerate(peak)]),
                      "early_stop_epoch": [curves["epochs"][p] for p in peak], "curves": curves,
                      "wall_s": round(res.wall_s, 2)}
-    per["hard3"] = phone_error_rates(hard.model, d, list(range(len(seeds_h))))
-    per["soft3"] = phone_error_rates(soft.model, d, list(range(len(seeds_s))))
+    per["hard3"] = phone_error_rates(hard.model, d, dec, list(range(len(seeds_h))))
+    per["soft3"] = phone_error_rates(soft.model, d, dec, list(range(len(seeds_s))))
     log("phone error rates (test, %): " + ", ".join(
         f"{k} {v['test_per'] if isinstance(v['test_per'], float) else v['test_per']['mean']:.1f}"
         for k, v in per.items() if k != "distilled") + f", distilled at T={best_val} "

@@ -488,9 +488,9 @@ def per_claims(record: dict) -> dict | None:
     base = per["baseline"]["test_per"]["mean"]
     ens = per["ensemble"]["test_per"]
     dist = per["distilled"][str(record["results"]["distilled"]["best_t_by_val"])]["test_per"]["mean"]
-    gain = base - ens
-    return {"baseline": base, "ensemble": ens, "distilled": dist, "gain": gain,
-            "kept": 100.0 * (base - dist) / gain if gain > 0 else float("nan")}
+    # lower is better: the same share as frame accuracy's, of the negated rates
+    return {"baseline": base, "ensemble": ens, "distilled": dist, "gain": base - ens,
+            "kept": gain_kept_pct(-dist, -base, -ens)}
 
 
 def per_text(record: dict | None) -> str:
