@@ -160,8 +160,8 @@ def compare(reference: Callable[[], None], train, cfg: TrainConfig, ensemble: in
     if not graph:  # the same core with autograd's backward: what the hand-written one is worth
         steps["core, eager, E=1, autograd backward"] = (core_step_fn(train, cfg, 1, graph=False,
                                                                      manual_backward=False), 1)
-    if not graph and gemm.use_onednn(cfg.sizes):  # the core on the reference loop's GEMM library (MKL): what
-        steps[MKL_ROW] = (core_step_fn(train, cfg, 1, graph=False, onednn=False), 1)  # the core wins besides it
+    if not graph and gemm.use_onednn(cfg.sizes, cfg.batch_size):  # the core on the reference loop's GEMM library
+        steps[MKL_ROW] = (core_step_fn(train, cfg, 1, graph=False, onednn=False), 1)  # (MKL): what oneDNN wins
     if graph:
         steps["core, CUDA graph, E=1"] = (core_step_fn(train, cfg, 1, graph=True), 1)
     steps[f"core, {kind}, E={ensemble} batched"] = (core_step_fn(train, cfg, ensemble, graph=graph), ensemble)
@@ -415,8 +415,11 @@ def precision(device: str = "cpu", n_steps: int = 5, repeats: int = 3, warmup: i
         cfg = TrainConfig(**recipe)
         shapes = [(cfg.batch_size, a, b) for a, b in zip(cfg.sizes[:-1], cfg.sizes[1:])]
         probes = {f"{r}x{a}x{b}": P.decide(r, a, b, fresh=True) for r, a, b in shapes}  # plan() below reads these
-        # the peak at this step's shapes: the best GFLOP/s any of its layer products reached in the probe
-        peak = {p: max(v[f"{p}_gflops"] for v in probes.values()) for p in ("fp32", "bf16")}
+        # the peaks at this step's shapes: the best GFLOP/s any of its layer products reached in the probe, per path
+        paths = {"fp32 MKL": "mkl", "fp32 oneDNN": "fp32", "bf16": "bf16"}
+        peak = {k: max(v[f"{p}_gflops"] for v in probes.values()) for k, p in paths.items()
+                if f"{p}_gflops" in next(iter(probes.values()))}
+        peak["fp32"] = max(peak["fp32 MKL"], peak["fp32 oneDNN"])
         if cfg.sizes[0] == 784:
             m = data.load_mnist()
             train, reference = DeviceImages(m.train_x, m.train_y, dev), reference_step_fn(m.train_x, m.train_y, cfg,
@@ -425,11 +428,18 @@ def precision(device: str = "cpu", n_steps: int = 5, repeats: int = 3, warmup: i
             train, ds = synthetic_frames(cfg, dev, 20_000)
             reference = _reference_step(ds, cfg, dev)
         chosen = P.plan("bf16", cfg.sizes, cfg.batch_size, dev)
+        onednn = gemm.use_onednn(cfg.sizes, cfg.batch_size)
         steps = {REFERENCE: reference, "core, fp32": core_step_fn(train, cfg, 1, graph=False)}
+        # the core on the library auto did not choose: what the choice is worth here
+        other = "core, fp32 through MKL" if onednn else "core, fp32 through oneDNN"
+        if gemm._works():
+            steps[other] = core_step_fn(train, cfg, 1, graph=False, onednn=not onednn)
         bf16_rows = (("core, bf16 where the probe chose it", chosen), ("core, bf16 in every layer", (True,) * len(shapes)))
-        for label, layers in bf16_rows if P.available() and gemm.use_onednn(cfg.sizes) else ():
+        for label, layers in bf16_rows if P.available() and gemm._works() else ():
             trainer = Trainer(TrainConfig(**dict(recipe, precision="bf16")), [0], train, use_cuda_graph=False,
                               progress=False)
+            if any(layers):  # bf16 products exist on the oneDNN path only
+                trainer.model.onednn = True
             trainer.model.bf16 = tuple(layers)
             steps[label] = trainer.step_fn()
         secs, _ = time_interleaved(steps, dev, n_steps, repeats, warmup)
@@ -439,15 +449,18 @@ def precision(device: str = "cpu", n_steps: int = 5, repeats: int = 3, warmup: i
             med = statistics.median(secs[label])
             rows[label] = {"median_ms": 1000 * med, "gflop_per_s": flop / med / 1e9,
                            "of_fp32_peak": flop / med / 1e9 / peak["fp32"],
-                           "of_bf16_peak": flop / med / 1e9 / peak["bf16"]}
+                           **({"of_bf16_peak": flop / med / 1e9 / peak["bf16"]} if "bf16" in peak else {})}
             log(f"{name}: {label:<38} {1000 * med:8.2f} ms/step  {flop / med / 1e9:6.1f} GFLOP/s "
                 f"({100 * rows[label]['of_fp32_peak']:.0f}% of the fp32 peak)")
         base = rows["core, fp32"]["median_ms"]
         for r in rows.values():
             r["speedup_vs_core_fp32"] = base / r["median_ms"]
         out[name] = {"probe": probes, "peak_gflops": peak, "bf16_layers": list(chosen),
+                     "core_fp32_library": "oneDNN" if onednn else "MKL",
                      "chosen": P.describe("bf16", chosen), "rows": rows, "recipe": cfg.to_dict()}
-    return {"benchmark": "GEMM peaks in fp32 and bf16 at the steps' shapes, and each step's fraction of them",
+    return {"benchmark": "GEMM peaks in fp32 (MKL and oneDNN) and bf16 at the steps' shapes, and each step's fraction "
+                         "of them",
             "recipes": out, "cpu": cpu_info(), "bf16_available": P.available(),
-            "config": {"n_steps": n_steps, "repeats": repeats, "warmup": warmup, "min_gain": P.MIN_GAIN},
+            "config": {"n_steps": n_steps, "repeats": repeats, "warmup": warmup, "min_gain": P.MIN_GAIN,
+                       "onednn_min_gain": P.ONEDNN_MIN_GAIN},
             "provenance": provenance(dev, time.perf_counter() - t0)}

@@ -278,14 +278,18 @@ def test_onednn_predictions_are_mkls(data, monkeypatch):
 
 
 def test_cpu_gemm_choice(monkeypatch):
-    """auto: oneDNN from a million multiply-adds per example (the teacher's 2.4 M), MKL below (784-300-300-10);
-    mkl: never; onednn: always, or a UserError naming the fix where it does not work; anything else: a UserError."""
+    """auto: oneDNN from a million multiply-adds per example (the teacher's 2.4 M) where the probe finds it faster,
+    MKL below (784-300-300-10); mkl: never; onednn: always, or a UserError naming the fix where it does not work;
+    anything else: a UserError."""
     from reproduce.train import gemm
+    from reproduce.train import precision as P
     teacher, narrow = (784, 1200, 1200, 10), (784, 300, 300, 10)
     monkeypatch.delenv("REPRODUCE_CPU_GEMM", raising=False)
+    monkeypatch.setattr(P, "decide", lambda *a: {"mkl_ms": 2.0, "fp32_ms": 1.0, "bf16_ms": 1.0, "bf16": False})
     assert gemm.use_onednn(teacher) and not gemm.use_onednn(narrow)
     assert gemm.use_onednn((1000, 1000)) and not gemm.use_onednn((999, 1000))
-    assert gemm.policy() == "oneDNN for MLPs of >= 1,000,000 multiply-adds per example, else MKL"
+    assert gemm.policy() == ("oneDNN for MLPs of >= 1,000,000 multiply-adds per example where this machine's probe "
+                             "finds it faster than MKL, else MKL")
     from reproduce.results import provenance
     assert provenance(CPU, 1.0, commit="abc")["cpu_gemm"] == gemm.policy()  # records say which library
     monkeypatch.setenv("REPRODUCE_CPU_GEMM", "mkl")

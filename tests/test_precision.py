@@ -13,6 +13,10 @@ CPU = torch.device("cpu")
 needs_bf16 = pytest.mark.skipif(not P.available(), reason="this PyTorch/CPU has no oneDNN bf16 GEMM")
 
 
+# a probe's answer where oneDNN's fp32 beats MKL and bf16 beats both (timings in ms)
+FAST_BF16 = {"bf16": True, "onednn": True, "mkl_ms": 3.0, "fp32_ms": 2.0, "bf16_ms": 1.0}
+
+
 def rel(a, b):
     return float((a.float() - b.float()).norm() / b.float().norm())
 
@@ -53,13 +57,13 @@ def test_the_probe_is_cached_per_machine(tmp_path, monkeypatch):
     monkeypatch.setenv("REPRODUCE_DATA_DIR", str(tmp_path))
     monkeypatch.setattr(P, "_CACHE", None)
     calls = []
-    monkeypatch.setattr(P, "probe", lambda r, a, b: calls.append((r, a, b)) or {"bf16": min(a, b) > 1000, "gain": 1.0})
+    monkeypatch.setattr(P, "probe", lambda r, a, b: calls.append((r, a, b)) or dict(FAST_BF16, bf16=min(a, b) > 1000))
     monkeypatch.setattr(P, "available", lambda: True)
     sizes = (784, 1200, 1200, 10)
     assert P.plan("bf16", sizes, 100, CPU) == (False, True, False)
     assert P.plan("bf16", sizes, 100, CPU) == (False, True, False)
     assert calls == [(100, 784, 1200), (100, 1200, 1200), (100, 1200, 10)]  # probed once per shape
-    cache = json.loads((tmp_path / "precision-probe.json").read_text())
+    cache = json.loads((tmp_path / "products-probe.json").read_text())
     assert list(cache) == [P.machine_key()] and set(cache[P.machine_key()]) == {"100x784x1200", "100x1200x1200",
                                                                                  "100x1200x10"}
     monkeypatch.setattr(P, "_CACHE", None)  # a new process reads the file instead of probing
@@ -69,7 +73,7 @@ def test_the_probe_is_cached_per_machine(tmp_path, monkeypatch):
 
 @needs_bf16
 def test_a_bf16_step_trains_close_to_fp32_and_keys_its_own_checkpoint(monkeypatch):
-    monkeypatch.setattr(P, "decide", lambda *a: {"bf16": True})
+    monkeypatch.setattr(P, "decide", lambda *a: FAST_BF16)
     g = torch.Generator().manual_seed(0)
     x = (torch.rand(400, 28, 28, generator=g) * 255).to(torch.uint8)
     y = torch.randint(0, 10, (400,), generator=g)
@@ -95,7 +99,7 @@ def test_bf16_backward_is_autograds_to_bf16_rounding(dropout, monkeypatch):
     """The hand-written backward with bf16 products gives autograd's fp32 gradients to bf16 rounding, member by
     member, and fused into SGD's momentum buffers as well."""
     monkeypatch.setenv("REPRODUCE_CPU_GEMM", "onednn")
-    monkeypatch.setattr(P, "decide", lambda *a: {"bf16": True})
+    monkeypatch.setattr(P, "decide", lambda *a: FAST_BF16)
     model = BatchedMLP((20, 16, 12, 5), member_generators([0, 1], CPU), CPU, precision="bf16", rows=7)
     assert model.onednn and model.bf16 == (True, True, True)
     gen = torch.Generator().manual_seed(0)
@@ -127,3 +131,36 @@ def test_a_fresh_probe_replaces_the_cached_one(tmp_path, monkeypatch):
     assert P.decide(100, 1200, 1200) == {"bf16": False}  # cached: not probed again
     assert P.decide(100, 1200, 1200, fresh=True) == {"bf16": True}
     assert P.decide(100, 1200, 1200) == {"bf16": True}
+
+
+def test_the_probe_times_every_path_at_the_layer_shape(tmp_path, monkeypatch):
+    """A real probe (no stub): MKL, oneDNN fp32 and, where the CPU has it, bf16, each a positive time, and decisions
+    that follow from those times by the stated margins."""
+    monkeypatch.setenv("REPRODUCE_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(P, "_CACHE", None)
+    got = P.decide(64, 300, 200)
+    paths = P.PATHS if P.available() else P.PATHS[:2]
+    assert all(got[f"{p}_ms"] > 0 and got[f"{p}_gflops"] > 0 for p in paths)
+    ratio = got["mkl_ms"] / got["fp32_ms"]  # of times rounded to 4 decimals: a decision at the margin may differ
+    assert got["onednn"] == (ratio >= P.ONEDNN_MIN_GAIN) or abs(ratio - P.ONEDNN_MIN_GAIN) < 0.01
+    if P.available():
+        assert got["gain"] == pytest.approx(min(got["mkl_ms"], got["fp32_ms"]) / got["bf16_ms"], rel=2e-2)
+    assert json.loads((tmp_path / "products-probe.json").read_text())[P.machine_key()]["64x300x200"] == got
+
+
+@pytest.mark.parametrize("faster", ["mkl", "onednn"])
+def test_auto_multiplies_through_the_library_this_machine_runs_faster(faster, monkeypatch):
+    """auto follows the probe for a large MLP: oneDNN where its products beat MKL's by the margin, else MKL (an Intel
+    Xeon measured MKL faster, an AMD EPYC oneDNN); with bf16 asked, a layer's bf16 time counts for oneDNN."""
+    monkeypatch.delenv("REPRODUCE_CPU_GEMM", raising=False)
+    times = {"mkl": {"mkl_ms": 1.0, "fp32_ms": 1.6, "bf16_ms": 1.2, "bf16": False, "onednn": False},
+             "onednn": {"mkl_ms": 1.6, "fp32_ms": 1.0, "bf16_ms": 1.2, "bf16": False, "onednn": True}}[faster]
+    monkeypatch.setattr(P, "decide", lambda *a: times)
+    teacher = (784, 1200, 1200, 10)
+    assert gemm.use_onednn(teacher) == (faster == "onednn")
+    assert BatchedMLP(teacher, member_generators([0], CPU), CPU).onednn == (faster == "onednn")
+    assert not gemm.use_onednn((784, 300, 300, 10))  # below the size where oneDNN's call per member pays
+    monkeypatch.setattr(P, "decide", lambda *a: dict(times, bf16_ms=0.5, bf16=True))
+    monkeypatch.setattr(P, "available", lambda: True)
+    assert gemm.use_onednn(teacher, 100, "bf16")  # bf16 products, only on oneDNN, beat MKL's fp32
+    assert gemm.use_onednn(teacher, 100, "fp32") == (faster == "onednn")

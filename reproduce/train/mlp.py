@@ -3,7 +3,7 @@
 On CPU a step is a few large GEMMs and everything else is memory traffic, so the MLP's forward and backward are
 written by hand into buffers allocated once (no autograd graph, no fresh activation or gradient tensors, no
 zero-fill-and-accumulate); the gradients are autograd's (tested). A large MLP's products go through oneDNN, member by
-member, where MKL's path is slower (gemm.py).
+member, where this machine runs them faster than MKL's path (gemm.py).
 """
 from __future__ import annotations
 
@@ -36,8 +36,9 @@ class BatchedMLP(torch.nn.Module):
                 b[e].uniform_(-bound, bound, generator=g)
             self.weights.append(torch.nn.Parameter(w))
             self.biases.append(torch.nn.Parameter(b))
-        # the CPU path's products: oneDNN (member by member) or MKL (one bmm for all members); see gemm.py
-        self.onednn = device.type == "cpu" and gemm.use_onednn(self.sizes)
+        # the CPU path's products: oneDNN (member by member) or MKL (one bmm for all members), whichever this
+        # machine runs faster at these shapes; see gemm.py
+        self.onednn = device.type == "cpu" and gemm.use_onednn(self.sizes, rows, precision)
         # per layer, bf16 products in training steps of `rows` examples per member (precision.py); all False in fp32
         self.bf16 = _precision.plan(precision, self.sizes, rows, device)
         self._wb = None  # a training step's bf16 weights (forward_for_backward to backward_into)

@@ -10,7 +10,8 @@ ran 4.9x faster in bf16, a 100 x 1200 x 1200 one only 1.2x; on an AMD EPYC with 
 without bf16 instructions it is slower. So each layer's three products (forward, gradient of the input, gradient
 of the weight), casts included, are timed once in fp32 and in bf16 at the layer's shape, and bf16 is used for the
 layer only when it is at least MIN_GAIN times faster. The decision is cached per CPU model, torch version and
-thread count in $REPRODUCE_DATA_DIR/precision-probe.json, so a machine decides once, and it enters the checkpoint
+thread count in $REPRODUCE_DATA_DIR/products-probe.json (with the MKL and oneDNN fp32 timings that gemm.use_onednn
+reads), so a machine decides once, and it enters the checkpoint
 fingerprint (a run resumes only into the same arithmetic). Evaluation (predict, test errors, soft targets) stays fp32.
 
 Only the oneDNN path (large MLPs, gemm.use_onednn) has bf16 products; elsewhere (small MLPs on MKL, CUDA, the CNNs)
@@ -30,6 +31,7 @@ from ..machine import cpu_info
 from . import gemm
 from .config import PRECISIONS
 MIN_GAIN = 1.1  # bf16 for a layer only when its three products run at least this much faster, casts included
+ONEDNN_MIN_GAIN = 1.05  # oneDNN's fp32 for a model only when its layers' products run this much faster than MKL's
 _CACHE: dict | None = None
 
 
@@ -54,7 +56,7 @@ def machine_key() -> str:
 
 
 def _cache_path():
-    return data_dir() / "precision-probe.json"
+    return data_dir() / "products-probe.json"
 
 
 def _load() -> dict:
@@ -67,19 +69,32 @@ def _load() -> dict:
     return _CACHE
 
 
-def layer_products(rows: int, fan_in: int, fan_out: int, bf16: bool, repeats: int = 7, calls: int = 3,
+def _mkl_layer(x, w, b, grad, momentum_buf):
+    """The MKL path's three products of one member's layer, as mlp.py runs them (one batched product per call)."""
+    x3, w3, g3 = x.unsqueeze(0), w.unsqueeze(0), grad.unsqueeze(0)
+    torch.baddbmm(b.view(1, 1, -1), x3, w3).clamp_(min=0)
+    momentum_buf.baddbmm_(x3.transpose(1, 2), g3, beta=0.9)
+    torch.bmm(g3, w3.transpose(1, 2))
+
+
+def layer_products(rows: int, fan_in: int, fan_out: int, path: str, repeats: int = 7, calls: int = 3,
                    generator_seed: int = 0) -> float:
-    """Median seconds of one layer's three products (forward with bias and ReLU, grad_input, grad_weight) at this
-    shape, in fp32 or bf16 with every cast a training step makes."""
+    """Median seconds of one layer's three products (forward with bias and ReLU, the input's gradient, the weight's
+    gradient into SGD's momentum buffer) at this shape, on one path: "mkl" (fp32, one batched MKL product, the small
+    MLPs' path), "fp32" (oneDNN) or "bf16" (oneDNN, with every cast a training step makes)."""
     g = torch.Generator().manual_seed(generator_seed)
     x, w = torch.randn(rows, fan_in, generator=g), torch.randn(fan_in, fan_out, generator=g) * fan_in ** -0.5
     b, grad = torch.randn(fan_out, generator=g), torch.randn(rows, fan_out, generator=g)
+    buf = torch.zeros(1, fan_in, fan_out)
+    bf16 = path == "bf16"
 
     def step():
+        if path == "mkl":
+            return _mkl_layer(x, w, b, grad, buf)
         wb = gemm.to_bf16(w) if bf16 else w
         gemm.linear(x, wb, b, relu=True, bf16=bf16)
         gemm.grad_input(grad, wb, bf16=bf16)
-        gemm.grad_weight(x, grad, bf16=bf16)
+        torch.add(gemm.grad_weight(x, grad, bf16=bf16), buf[0], alpha=0.9, out=buf[0])
 
     step()  # warm-up: oneDNN builds its kernels on first use
     times = []
@@ -91,16 +106,31 @@ def layer_products(rows: int, fan_in: int, fan_out: int, bf16: bool, repeats: in
     return statistics.median(times)
 
 
+PATHS = ("mkl", "fp32", "bf16")
+
+
 def probe(rows: int, fan_in: int, fan_out: int) -> dict:
-    """fp32 and bf16 timings of one layer's products, taken in turn (A B A B ...) so that drift moves both alike."""
-    fp32, bf16 = [], []
+    """MKL, oneDNN fp32 and oneDNN bf16 timings of one layer's products, taken in turn (A B C A B C ...) so that
+    drift moves them alike; "onednn": oneDNN's fp32 beats MKL by ONEDNN_MIN_GAIN here; "bf16": bf16 beats the faster
+    fp32 path by MIN_GAIN (the bf16 rows are absent where this CPU has no oneDNN bf16 GEMM)."""
+    paths = PATHS if available() else PATHS[:2]
+    times = {p: [] for p in paths}
     for r in range(3):
-        fp32.append(layer_products(rows, fan_in, fan_out, False, generator_seed=r))
-        bf16.append(layer_products(rows, fan_in, fan_out, True, generator_seed=r))
-    f, h = statistics.median(fp32), statistics.median(bf16)
+        for p in paths:
+            times[p].append(layer_products(rows, fan_in, fan_out, p, generator_seed=r))
+    med = {p: statistics.median(v) for p, v in times.items()}
     flop = 3 * 2 * rows * fan_in * fan_out
-    return {"fp32_ms": round(1e3 * f, 4), "bf16_ms": round(1e3 * h, 4), "gain": round(f / h, 3),
-            "fp32_gflops": round(flop / f / 1e9, 1), "bf16_gflops": round(flop / h / 1e9, 1), "bf16": f / h >= MIN_GAIN}
+    out = {}
+    for p in paths:
+        out[f"{p}_ms"], out[f"{p}_gflops"] = round(1e3 * med[p], 4), round(flop / med[p] / 1e9, 1)
+    out["onednn_gain"] = round(med["mkl"] / med["fp32"], 3)
+    out["onednn"] = med["mkl"] / med["fp32"] >= ONEDNN_MIN_GAIN
+    if "bf16" in med:
+        out["gain"] = round(min(med["mkl"], med["fp32"]) / med["bf16"], 3)  # against the faster fp32 path
+        out["bf16"] = out["gain"] >= MIN_GAIN
+    else:
+        out["gain"], out["bf16"] = None, False
+    return out
 
 
 def decide(rows: int, fan_in: int, fan_out: int, fresh: bool = False) -> dict:
@@ -121,7 +151,8 @@ def decide(rows: int, fan_in: int, fan_out: int, fresh: bool = False) -> dict:
 def plan(precision: str, sizes, rows: int, device: torch.device) -> tuple[bool, ...]:
     """Per layer: whether its products run in bf16 (rows: examples per member per step)."""
     n = len(sizes) - 1
-    if check(precision) == "fp32" or device.type != "cpu" or not gemm.use_onednn(sizes) or not available():
+    if check(precision) == "fp32" or device.type != "cpu" or not available() or \
+            not gemm.use_onednn(sizes, rows, precision):
         return (False,) * n
     return tuple(bool(decide(rows, a, b)["bf16"]) for a, b in zip(sizes[:-1], sizes[1:]))
 
