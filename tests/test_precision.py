@@ -164,3 +164,7 @@ def test_auto_multiplies_through_the_library_this_machine_runs_faster(faster, mo
     monkeypatch.setattr(P, "available", lambda: True)
     assert gemm.use_onednn(teacher, 100, "bf16")  # bf16 products, only on oneDNN, beat MKL's fp32
     assert gemm.use_onednn(teacher, 100, "fp32") == (faster == "onednn")
+    from reproduce.results import provenance
+    chosen = provenance(CPU, 1.0, commit="abc")["cpu_gemm_chosen"]  # records say which library each model used
+    assert chosen["784-1200-1200-10 x 100 rows"] == ("oneDNN" if faster == "onednn" else "MKL")
+    assert chosen["784-1200-1200-10 x 100 rows (bf16 asked)"] == "oneDNN"

@@ -66,6 +66,10 @@ def _choice() -> str:
     return want
 
 
+# what auto chose in this process, {"784-1200-1200-10 x 100 rows": "MKL"}: records say which library ran
+CHOSEN: dict[str, str] = {}
+
+
 def use_onednn(sizes, rows: int = 100, precision: str = "fp32") -> bool:
     """Whether the CPU training path of an MLP with these layer sizes, trained on `rows` examples per member per step,
     multiplies through oneDNN (else MKL). auto: at least MIN_MACS_PER_EXAMPLE, and oneDNN's products (in bf16 where
@@ -89,7 +93,10 @@ def use_onednn(sizes, rows: int = 100, precision: str = "fp32") -> bool:
     bf16 = precision == "bf16" and P.available()
     mkl = sum(p["mkl_ms"] for p in probes)
     onednn = sum(p["bf16_ms"] if bf16 and p["bf16"] else p["fp32_ms"] for p in probes)
-    return mkl >= P.ONEDNN_MIN_GAIN * onednn
+    faster = mkl >= P.ONEDNN_MIN_GAIN * onednn
+    CHOSEN[f"{'-'.join(map(str, sizes))} x {rows} rows{' (bf16 asked)' if bf16 else ''}"] = \
+        "oneDNN" if faster else "MKL"
+    return faster
 
 
 def policy() -> str:
