@@ -141,24 +141,30 @@ SPEECH_GPU_OVERRIDES = {"hidden": [1024, 1024, 1024, 1024], "baseline.epochs": 1
 _CNN = dict(sizes=(), batch_size=128, lr=0.1, momentum=0.9, lr_schedule="cosine", warmup_epochs=1)
 _SPEC = dict(_CNN, batch_size=64, lr=0.02, warmup_epochs=0)
 _SPEC_SOFT = dict(_SPEC, temperature=2.0, hard_weight=0.2)
+# section 7's open question, the generalist + specialists distilled back into one net: q at temperature 1 (it is
+# already a posterior), the hard labels at a low weight as in section 2
+_BACK = dict(_CNN, temperature=1.0, hard_weight=0.1)
 SPECIALISTS = {
     "smoke": {"seeds": 2, "dataset": "glyphs", "data_root": None, "glyph_ranges": "latin", "val_draws": 1, "test_draws": 2,
               "arch": dict(channels=[8, 16], hidden=64), "clusters": 8, "overlap": 0.15, "max_size": 40,
               "early_stop_images": 128, "combine_steps": 150,
               "generalist": dict(_CNN, epochs=6, batch_size=64), "dustbin": dict(_SPEC, epochs=2, batch_size=32),
-              "soft": dict(_SPEC_SOFT, epochs=2, batch_size=32)},
+              "soft": dict(_SPEC_SOFT, epochs=2, batch_size=32),
+              "transfer_draws": 1, "back_widen": [1], "back": dict(_BACK, epochs=3, batch_size=64)},
     "quick": {"seeds": 2, "dataset": "glyphs", "data_root": None, "glyph_ranges": "all", "val_draws": 2, "test_draws": 3,
               "arch": dict(channels=[16, 32], hidden=256), "clusters": 24, "overlap": 0.15, "max_size": 80,
               "early_stop_images": 256, "combine_steps": 300,
               "generalist": dict(_CNN, epochs=20, eval_every=2),
               "dustbin": dict(_SPEC, batch_size=32, epochs=4, eval_every=1),
-              "soft": dict(_SPEC_SOFT, batch_size=32, epochs=4, eval_every=1)},
+              "soft": dict(_SPEC_SOFT, batch_size=32, epochs=4, eval_every=1),
+              "transfer_draws": 2, "back_widen": [1], "back": dict(_BACK, epochs=10, eval_every=2)},
     "paper": {"seeds": 3, "dataset": "glyphs", "data_root": None, "glyph_ranges": "all", "val_draws": 4, "test_draws": 10,
               "arch": dict(channels=[64, 128], hidden=512), "clusters": 48, "overlap": 0.15, "max_size": 100,
               "early_stop_images": 1024, "combine_steps": 300,
               "generalist": dict(_CNN, batch_size=256, epochs=60, eval_every=5),
               "dustbin": dict(_SPEC, batch_size=128, epochs=8, eval_every=1),
-              "soft": dict(_SPEC_SOFT, batch_size=128, epochs=8, eval_every=1)},
+              "soft": dict(_SPEC_SOFT, batch_size=128, epochs=8, eval_every=1),
+              "transfer_draws": 4, "back_widen": [1, 2], "back": dict(_BACK, batch_size=256, epochs=30, eval_every=5)},
 }
 
 # each experiment's recipes are the constant named like it (omitted-digit: OMITTED_DIGIT), so the list is catalog's

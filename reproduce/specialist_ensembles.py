@@ -192,6 +192,38 @@ def combine(p_general: torch.Tensor, specialists: list[tuple[torch.Tensor, torch
 # ----------------------------------------------------------------------------------------------------
 # Inference over a test set, and the paper's tables
 # ----------------------------------------------------------------------------------------------------
+def _membership(subsets: list[list[int]], n_classes: int, device) -> torch.Tensor:
+    """(C, E) bool: class c is one of specialist e's classes."""
+    member = torch.zeros(n_classes, len(subsets), dtype=torch.bool, device=device)
+    for e, s in enumerate(subsets):
+        member[s, e] = True
+    return member
+
+
+def _combined_rows(p_general, subsets, probs, member, steps, chunk):
+    """(rows, q) chunk by chunk for the images with at least one active specialist (section 5.4: the generalist's
+    top-1 class is one of its classes); every other image's q is the generalist's p."""
+    dev = p_general.device
+    active = member[p_general.argmax(1)]
+    rows = torch.nonzero(active.any(1)).squeeze(1)
+    for start in range(0, len(rows), chunk):
+        r = rows[start:start + chunk]
+        used = torch.nonzero(active[r].any(0)).squeeze(1).tolist()
+        specs = [(torch.as_tensor(subsets[e], device=dev), probs[e][r], active[r, e]) for e in used]
+        yield r, combine(p_general[r], specs, steps=steps)
+
+
+def combined_posterior(p_general: torch.Tensor, subsets: list[list[int]], probs: list[torch.Tensor],
+                       steps: int = 300, chunk: int = 8192) -> torch.Tensor:
+    """q (N, C) of section 5.4 for every image: combine()'s answer where a specialist is active, else p_general;
+    the soft targets that distil the generalist and its specialists back into one net."""
+    q = p_general.clone()
+    for r, qr in _combined_rows(p_general, subsets, probs, _membership(subsets, p_general.shape[1],
+                                                                       p_general.device), steps, chunk):
+        q[r] = qr
+    return q
+
+
 def evaluate(p_general: torch.Tensor, labels: torch.Tensor, subsets: list[list[int]], probs: list[torch.Tensor],
              steps: int = 300, chunk: int = 8192) -> dict:
     """Section 5.4 on every test image: the generalist's top-1 class k (n = 1), the active specialists (S_m
@@ -202,20 +234,13 @@ def evaluate(p_general: torch.Tensor, labels: torch.Tensor, subsets: list[list[i
     least one covering specialist, i.e. those on which the specialists can make a difference to a correct answer.
     """
     N, C = p_general.shape
-    dev = p_general.device
-    member = torch.zeros(C, len(subsets), dtype=torch.bool, device=dev)
-    for e, s in enumerate(subsets):
-        member[s, e] = True
+    member = _membership(subsets, C, p_general.device)
     top1 = p_general.argmax(1)
     active = member[top1]                                        # (N, E)
     covering = (active & member[labels]).sum(1)
     final = top1.clone()
-    rows = torch.nonzero(active.any(1)).squeeze(1)
-    for start in range(0, len(rows), chunk):
-        r = rows[start:start + chunk]
-        used = torch.nonzero(active[r].any(0)).squeeze(1).tolist()
-        specs = [(torch.as_tensor(subsets[e], device=dev), probs[e][r], active[r, e]) for e in used]
-        final[r] = combine(p_general[r], specs, steps=steps).argmax(1)
+    for r, q in _combined_rows(p_general, subsets, probs, member, steps, chunk):
+        final[r] = q.argmax(1)
     gen_ok, comb_ok = top1 == labels, final == labels
     cond = covering >= 1
     def acc(ok, m=None):  # from integer counts, so that 30 of 50 reads 60.0 exactly

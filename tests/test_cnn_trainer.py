@@ -76,3 +76,26 @@ def test_the_cnn_recipes_refuse_mlp_regularizers():
     pool, _ = _pool()
     with pytest.raises(UserError, match="no dropout, jitter or max-norm"):
         CNNTrainer(_cfg(input_dropout=0.2), [1], pool, ARCH, 6, progress=False)
+
+
+def test_a_transfer_set_student_learns_its_table_not_the_labels():
+    """The distilled-back net (cnn_transfer.py): member 0 learns a table that names class (y + 1) mod 6, member 1 the
+    labels themselves, with no weight on the hard term; each follows its own table, on the fixed draws it was given."""
+    from reproduce.train.cnn_transfer import TransferCNNTrainer, as_fixed, fixed_draws
+    pool, _ = _pool()
+    draws = fixed_draws(pool, 2, seed=5)
+    assert draws.n == 2 * pool.n and draws.augment == "none"
+    assert torch.equal(draws.labels[:4], pool.labels[torch.tensor([0, 0, 1, 1])])
+    assert torch.equal(fixed_draws(pool, 2, seed=5).images, draws.images)  # made once, from the seed
+    assert not torch.equal(draws.images[0], draws.images[1])  # two different augmented draws of image 0
+    transfer = fixed_draws(_pool(augment="none")[0], 2, seed=5)  # unaugmented: an easy task, learnt in a few epochs
+    y = transfer.labels
+    eye = torch.eye(6)
+    table = torch.stack([torch.log(0.94 * eye[(y + 1) % 6] + 0.01), torch.log(0.94 * eye[y] + 0.01)])
+    cfg = _cfg(epochs=12, lr=0.1, temperature=1.0, hard_weight=0.0)
+    trainer = TransferCNNTrainer(cfg, [1, 1], transfer, ARCH, 6, teacher_logits=table, progress=False)
+    pred = trainer.run().model.predict(as_fixed(transfer)).argmax(-1)
+    assert float((pred[0] == (y + 1) % 6).float().mean()) > 0.8
+    assert float((pred[1] == y).float().mean()) > 0.8
+    other = TransferCNNTrainer(cfg, [1, 1], transfer, ARCH, 6, teacher_logits=table.flip(0), progress=False)
+    assert other.fingerprint != trainer.fingerprint  # the table keys the checkpoint

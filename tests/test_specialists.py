@@ -222,3 +222,21 @@ def test_row0_split_generalist_is_never_right_where_an_active_specialist_misses_
     pooled = _pool_row0([split, split])
     assert pooled["active_but_uncovered"]["wrong_to_right"] == 2 * unc["wrong_to_right"]
     assert pooled["no_active_specialist"]["images"] == 2 * none["images"]
+
+
+def test_the_combined_posterior_is_the_generalists_where_no_specialist_is_active():
+    """combined_posterior (the distilled-back nets' targets): rows with an active specialist are combine()'s answer
+    and agree with evaluate()'s choice; the others are the generalist's p, unchanged."""
+    from reproduce import specialist_ensembles as S
+    pg = _dirichlet(30, 5, seed=3)
+    pg[:10, 0] += 3.0  # top-1 class 0: the specialist over {0, 1} is active
+    pg[10:, 4] += 3.0  # top-1 class 4: no specialist
+    pg = pg / pg.sum(-1, keepdim=True)
+    pm = _dirichlet(30, 3, seed=4)
+    q = S.combined_posterior(pg, [[0, 1]], [pm], steps=200)
+    assert torch.equal(q[10:], pg[10:])
+    want = combine(pg[:10], [(torch.tensor([0, 1]), pm[:10], torch.ones(10, dtype=torch.bool))], steps=200)
+    torch.testing.assert_close(q[:10], want)
+    assert not torch.allclose(q[:10], pg[:10])
+    labels = q.argmax(1)  # evaluate's combined answers are q's argmax: all right against these labels
+    assert S.evaluate(pg, labels, [[0, 1]], [pm], steps=200)["table3"]["test_acc_combined"] == 100.0

@@ -13,6 +13,7 @@ import torch
 
 from ..datasets import image_sets as I
 from ..train.cnn_trainer import CNNTrainer, SubsetSampler
+from ..train.cnn_transfer import TransferCNNTrainer, as_fixed, fixed_draws
 from ..train import TrainConfig
 from ..train.fingerprint import tensor_digest
 from ..io import data_dir
@@ -25,8 +26,9 @@ from .common import Run, experiment, role_config, runs_dir
 NAME = "specialists"
 SEEDS = (1, 8)  # the allowed `seeds` (CLI --seeds, notebook parameter): repetitions of the whole pipeline
 EXTRA_PARAMS = ("dataset", "data_root")  # notebook parameters that are overrides of the profile
-ROLES = ("generalist", "dustbin", "soft")
-SEED_BASE = {"generalist": 8000, "dustbin": 9000, "soft": 10000}  # + 100 * repetition + specialist
+ROLES = ("generalist", "dustbin", "soft", "back")
+SEED_BASE = {"generalist": 8000, "dustbin": 9000, "soft": 10000, "back": 11000}  # + 100 * repetition + specialist
+TRANSFER_SEED = 77  # the fixed augmented draws of the training images that the distilled-back nets learn from
 
 
 def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> dict:
@@ -53,10 +55,19 @@ def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> di
            "clusters": check_int("clusters", r["clusters"], 1, 10_000), "overlap": float(r["overlap"]),
            "max_size": check_int("max_size", r["max_size"], 2, 100_000),
            "early_stop_images": check_int("early_stop_images", r["early_stop_images"], 2, 1_000_000),
-           "combine_steps": check_int("combine_steps", r["combine_steps"], 1, 100_000)}
+           "combine_steps": check_int("combine_steps", r["combine_steps"], 1, 100_000),
+           "transfer_draws": check_int("transfer_draws", r["transfer_draws"], 1, 1000),
+           "back_widen": _widen(r["back_widen"])}
     for role in ROLES:
         cfg[role] = role_config(role, r[role])
     return cfg
+
+
+def _widen(v) -> list[int]:
+    if not isinstance(v, (list, tuple)) or not v or not all(is_int(m) and 1 <= m <= 16 for m in v):
+        raise UserError(f"back_widen={v!r} must be a non-empty list of width multipliers in 1..16 (1: the "
+                        "generalist's size), e.g. --set back_widen=[1,2]")
+    return [int(m) for m in v]
 
 
 def load_sets(cfg: dict, device) -> I.ImageSets:
@@ -114,8 +125,18 @@ def run(run_: Run, progress: bool, log):
     out["generalist"] = {"seeds": seeds_g, "wall_s": round(gen.wall_s, 2), "epochs": epochs,
                          "test_acc_curve": [[100 * (1 - gen.history[ep]["test_errors"][r] / sets.test.n)
                                              for ep in epochs] for r in range(cfg["seeds"])]}
+    # section 7's open question: every seed's generalist + specialists, distilled back into one net, learn from the
+    # combined posterior q on a fixed set of augmented draws of the training images (cnn_transfer.py says why fixed)
+    transfer = fixed_draws(sets.train, cfg["transfer_draws"], TRANSFER_SEED)
+    log_q, log_pg = [], []
     for r in range(cfg["seeds"]):
-        out["per_seed"].append(_one_seed(cfg, r, generalist.select([r]), sets, progress, log))
+        res, q, pg = _one_seed(cfg, r, generalist.select([r]), sets, progress, log, transfer)
+        out["per_seed"].append(res)
+        log_q.append(torch.log(q.clamp_min(1e-12)))
+        log_pg.append(torch.log(pg.clamp_min(1e-12)))
+    del generalist
+    out["distilled_back"] = _distill_back(cfg, sets, transfer, log_q, log_pg, out["per_seed"], progress, log)
+    del log_q, log_pg
     summary = {}
     for variant in ("dustbin", "soft"):
         t3 = [s[variant]["table3"] for s in out["per_seed"]]
@@ -130,6 +151,8 @@ def run(run_: Run, progress: bool, log):
     summary["generalist"] = {k: summarize([t[k] for t in t3]) for k in
                              ("test_acc_generalist", "conditional_acc_generalist")}
     summary["n_specialists"] = summarize([s["n_specialists"] for s in out["per_seed"]])
+    summary["distilled_back"] = {name: {k: summarize([s[k] for s in v["per_seed"]]) for k in v["per_seed"][0]}
+                                 for name, v in out["distilled_back"]["nets"].items()}
     out["summary"] = summary
     g, d = summary["generalist"]["test_acc_generalist"], summary["dustbin"]["relative_top1_gain_pct"]
     log(f"generalist {g['mean']:.2f}% top-1; with dustbin specialists {d['mean']:+.2f}% relative, with soft-target "
@@ -137,7 +160,38 @@ def run(run_: Run, progress: bool, log):
     return sets.source, out
 
 
-def _one_seed(cfg, r: int, generalist, sets, progress, log) -> dict:
+def _distill_back(cfg, sets, transfer, log_q, log_pg, per_seed, progress, log) -> dict:
+    """For each width multiplier, one net per seed trained on that seed's q (students) and, side by side in the
+    same batched model with the same seeds, one on the seed's generalist alone (controls: the same transfer set,
+    recipe and initialization, so the difference is what the specialists add)."""
+    R, C = cfg["seeds"], sets.n_classes
+    teacher = torch.stack(log_q + log_pg)  # members 0..R-1 students, R..2R-1 controls
+    seeds = [SEED_BASE["back"] + r for r in range(R)] * 2
+    out = {"transfer_images": transfer.n, "transfer_draws": cfg["transfer_draws"], "nets": {}}
+    for m in cfg["back_widen"]:
+        arch = {"channels": [c * m for c in cfg["arch"]["channels"]], "hidden": cfg["arch"]["hidden"] * m}
+        name = "generalist-sized" if m == 1 else f"{m}x wider"
+        t = TransferCNNTrainer(TrainConfig(**cfg["back"]), seeds, transfer, arch, C, sets.test,
+                               teacher_logits=teacher, checkpoint_dir=runs_dir(), progress=progress,
+                               name="specialists-back", desc=f"{cfg['profile']} distilled back ({name})").run()
+        acc = 100 * (t.model.predict(sets.test).argmax(-1) == sets.test.labels).float().mean(-1)
+        rows = [{"generalist_acc": s["dustbin"]["table3"]["test_acc_generalist"],
+                 "combined_acc": s["dustbin"]["table3"]["test_acc_combined"],
+                 "student_acc": float(acc[r]), "control_acc": float(acc[R + r])} for r, s in enumerate(per_seed)]
+        for row in rows:  # the share of the ensemble's gain over the generalist that one net keeps
+            gap = row["combined_acc"] - row["generalist_acc"]
+            row["gain_kept_pct"] = 100 * (row["student_acc"] - row["generalist_acc"]) / gap if gap else float("nan")
+        out["nets"][name] = {"arch": arch, "per_seed": rows, "wall_s": round(t.wall_s, 2)}
+        for r, row in enumerate(rows):
+            log(f"seed {r} distilled back ({name}): {row['student_acc']:.2f}% top-1 from q, {row['control_acc']:.2f}% "
+                f"from the generalist alone; generalist {row['generalist_acc']:.2f}%, generalist + specialists "
+                f"{row['combined_acc']:.2f}%")
+    return out
+
+
+def _one_seed(cfg, r: int, generalist, sets, progress, log, transfer) -> tuple[dict, torch.Tensor, torch.Tensor]:
+    """Table 3 and 4 for one seed's pipeline; also the combined posterior q and the generalist's p on the transfer
+    set (for _distill_back)."""
     C = sets.n_classes
     p_val = torch.softmax(generalist.predict(sets.val)[0], -1)
     subsets = S.specialist_subsets(p_val, cfg["clusters"], cfg["overlap"], max_size=cfg["max_size"], seed=r)
@@ -163,8 +217,13 @@ def _one_seed(cfg, r: int, generalist, sets, progress, log) -> dict:
                     sampler=sampler, label_map=lmap, out_mask=S.output_masks(subsets, n_out),
                     init=S.init_from_generalist(generalist, 0, subsets), init_digest=gen_digest,
                     early_stop=early_stop_draw(sets.val, subsets, lmap, cfg["early_stop_images"], 100 + r))
-    probs = folded_predictions(dust.model, sets.test, lambda z: S.dustbin_probs(z, subsets, shifts))
+    fold = lambda z: S.dustbin_probs(z, subsets, shifts)  # noqa: E731
+    probs = folded_predictions(dust.model, sets.test, fold)
     res["dustbin"] = S.evaluate(p_test, sets.test.labels, subsets, probs, cfg["combine_steps"])
+    fixed = as_fixed(transfer)
+    p_transfer = torch.softmax(generalist.predict(fixed)[0], -1)
+    q_transfer = S.combined_posterior(p_transfer, subsets, folded_predictions(dust.model, fixed, fold),
+                                      cfg["combine_steps"])
     epochs = sorted(dust.history)
     val = np.array([dust.history[ep]["val_loss"] for ep in epochs])  # (epochs, E)
     res["dustbin"]["early_stop_epoch"] = [epochs[i] for i in val.argmin(0)]
@@ -187,7 +246,7 @@ def _one_seed(cfg, r: int, generalist, sets, progress, log) -> dict:
         i = res[v]["in_subset"]
         log(f"seed {r} {v}: on their own classes specialists {i['mean_specialist_acc']:.2f}% vs the generalist "
             f"{i['mean_generalist_acc']:.2f}% (better in {i['specialists_better']} of {E})")
-    return res
+    return res, q_transfer, p_transfer
 
 
 def _pool_row0(splits: list[dict]) -> dict:

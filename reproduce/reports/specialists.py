@@ -296,6 +296,43 @@ def verdict_text(records: dict, this_run: dict) -> str:
     return "\n\n".join(lines)
 
 
+def back_table(record: dict):
+    """Section 7's open question, per net and seed: the generalist, generalist + specialists (dustbin), one net
+    distilled from their combined posterior, and its control distilled from the generalist alone; None for a record
+    made before the distilled-back nets existed."""
+    import pandas as pd
+    back = record["results"].get("distilled_back")
+    if back is None:
+        return None
+    rows = []
+    for name, net in back["nets"].items():
+        for seed, r in enumerate(net["per_seed"]):
+            rows.append({"net": name, "seed": seed, "generalist (%)": r["generalist_acc"],
+                         "generalist + specialists (%)": r["combined_acc"],
+                         "one net from q (%)": r["student_acc"], "control: one net from the generalist (%)":
+                         r["control_acc"], "gain kept (%)": r["gain_kept_pct"]})
+    return pd.DataFrame(rows).set_index(["net", "seed"])
+
+
+def back_text(record: dict) -> str:
+    """Markdown: what the distilled-back nets reach, from the record's means over seeds."""
+    back = record["results"].get("distilled_back")
+    if back is None:
+        return "This record predates the distilled-back nets (rerun it to see them)."
+    s = record["results"]["summary"]["distilled_back"]
+    parts = []
+    for name, v in s.items():
+        st, co, g, c = (v[k]["mean"] for k in ("student_acc", "control_acc", "generalist_acc", "combined_acc"))
+        parts.append(
+            f"The {name} net distilled from q reaches {st:.2f}% top-1 (mean of {len(v['student_acc']['values'])} "
+            f"seeds) in one forward pass, against {g:.2f}% for the generalist and {c:.2f}% for the generalist with "
+            f"its specialists ({v['gain_kept_pct']['mean']:.0f}% of that gain kept); its control, the same net on the "
+            f"same transfer set distilled from the generalist alone, reaches {co:.2f}%, so the specialists' share "
+            f"of the student's accuracy is {st - co:+.2f} points.")
+    return (f"Every seed's generalist and dustbin specialists give a combined posterior q on {back['transfer_images']:,} "
+            f"fixed augmented draws of the training images ({back['transfer_draws']} per image). " + " ".join(parts))
+
+
 def per_seed_table(record: dict):
     import pandas as pd
     rows = []
