@@ -81,7 +81,8 @@ def test_the_cnn_recipes_refuse_mlp_regularizers():
 def test_a_transfer_set_student_learns_its_table_not_the_labels():
     """The distilled-back net (cnn_transfer.py): member 0 learns a table that names class (y + 1) mod 6, member 1 the
     labels themselves, with no weight on the hard term; each follows its own table, on the fixed draws it was given."""
-    from reproduce.train.cnn_transfer import TransferCNNTrainer, as_fixed, fixed_draws
+    from reproduce.train.cnn_transfer import TransferCNNTrainer
+    from reproduce.datasets.image_sets import as_fixed, fixed_draws
     pool, _ = _pool()
     draws = fixed_draws(pool, 2, seed=5)
     assert draws.n == 2 * pool.n and draws.augment == "none"

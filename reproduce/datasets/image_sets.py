@@ -84,6 +84,20 @@ class ImagePool(FixedImages):
         return x
 
 
+def fixed_draws(pool: ImagePool, draws: int, seed: int, chunk: int = 4096) -> ImagePool:
+    """`draws` augmented draws of every pool image, made once from `seed` and stored as uint8, as a pool that
+    augments no further."""
+    idx = torch.arange(pool.n, device=pool.device).repeat_interleave(draws)
+    gen = torch.Generator(device=pool.device).manual_seed(seed)
+    x = torch.cat([pool.draw(idx[i:i + chunk], gen) for i in range(0, len(idx), chunk)])
+    return ImagePool(x.mul(255).round_().clamp_(0, 255).to(torch.uint8), pool.labels[idx], pool.device, "none")
+
+
+def as_fixed(pool: ImagePool) -> FixedImages:
+    """The same images, for predictions (FixedImages.batch)."""
+    return FixedImages(pool.images, pool.labels, pool.device)
+
+
 def crop_flip(x, generator, pad: int = 4):
     """Random crop after `pad` px of reflection padding, and a random horizontal flip; one gather, no host sync."""
     B, C, H, W = x.shape

@@ -13,7 +13,7 @@ import torch
 
 from ..datasets import image_sets as I
 from ..train.cnn_trainer import CNNTrainer, SubsetSampler
-from ..train.cnn_transfer import TransferCNNTrainer, as_fixed, fixed_draws
+from ..train.cnn_transfer import TransferCNNTrainer
 from ..train import TrainConfig
 from ..train.fingerprint import tensor_digest
 from ..io import data_dir
@@ -127,7 +127,7 @@ def run(run_: Run, progress: bool, log):
                                              for ep in epochs] for r in range(cfg["seeds"])]}
     # section 7's open question: every seed's generalist + specialists, distilled back into one net, learn from the
     # combined posterior q on a fixed set of augmented draws of the training images (cnn_transfer.py says why fixed)
-    transfer = fixed_draws(sets.train, cfg["transfer_draws"], TRANSFER_SEED)
+    transfer = I.fixed_draws(sets.train, cfg["transfer_draws"], TRANSFER_SEED)
     log_q, log_pg = [], []
     for r in range(cfg["seeds"]):
         res, q, pg = _one_seed(cfg, r, generalist.select([r]), sets, progress, log, transfer)
@@ -220,7 +220,7 @@ def _one_seed(cfg, r: int, generalist, sets, progress, log, transfer) -> tuple[d
     fold = lambda z: S.dustbin_probs(z, subsets, shifts)  # noqa: E731
     probs = folded_predictions(dust.model, sets.test, fold)
     res["dustbin"] = S.evaluate(p_test, sets.test.labels, subsets, probs, cfg["combine_steps"])
-    fixed = as_fixed(transfer)
+    fixed = I.as_fixed(transfer)
     p_transfer = torch.softmax(generalist.predict(fixed)[0], -1)
     q_transfer = S.combined_posterior(p_transfer, subsets, folded_predictions(dust.model, fixed, fold),
                                       cfg["combine_steps"])

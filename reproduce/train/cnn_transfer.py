@@ -4,8 +4,8 @@ generalist and its specialists distilled back into one net).
 The generalist and the specialists train on images drawn afresh every step, so their soft targets are computed on
 the batch (CNNTrainer's online teacher). A combined posterior is not: each image's q comes out of an optimization
 (specialist_ensembles.combine) over all of its active specialists, far too slow to run on every batch. So the
-student learns from a fixed set of augmented draws of the training images, each with its q computed once, and sees
-those images as they are (no augmentation on top: its targets belong to these very pixels).
+student learns from a fixed set of augmented draws of the training images (image_sets.fixed_draws), each with its q
+computed once, and sees those images as they are (no augmentation on top: its targets belong to these very pixels).
 """
 from __future__ import annotations
 
@@ -14,25 +14,10 @@ from pathlib import Path
 
 import torch
 
-from ..datasets.image_sets import FixedImages, ImagePool
 from .cnn_trainer import CNNTrainer
 from .trainer import Trainer
 
 CODE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
-
-
-def fixed_draws(pool: ImagePool, draws: int, seed: int, chunk: int = 4096) -> ImagePool:
-    """`draws` augmented draws of every pool image, made once from `seed` and stored as uint8, as a pool that
-    augments no further."""
-    idx = torch.arange(pool.n, device=pool.device).repeat_interleave(draws)
-    gen = torch.Generator(device=pool.device).manual_seed(seed)
-    x = torch.cat([pool.draw(idx[i:i + chunk], gen) for i in range(0, len(idx), chunk)])
-    return ImagePool(x.mul(255).round_().clamp_(0, 255).to(torch.uint8), pool.labels[idx], pool.device, "none")
-
-
-def as_fixed(pool: ImagePool) -> FixedImages:
-    """The same images, for predictions (FixedImages.batch)."""
-    return FixedImages(pool.images, pool.labels, pool.device)
 
 
 class TransferCNNTrainer(CNNTrainer):
