@@ -20,6 +20,7 @@ from ..io import data_dir
 from ..errors import UserError, is_int, is_number
 from ..profiles import apply_overrides, check_int, get_profile
 from ..results import summarize
+from ..stats import gain_kept_pct
 from .. import specialist_ensembles as S
 from .common import Run, experiment, role_config, runs_dir
 
@@ -179,8 +180,7 @@ def _distill_back(cfg, sets, transfer, log_q, log_pg, per_seed, progress, log) -
                  "combined_acc": s["dustbin"]["table3"]["test_acc_combined"],
                  "student_acc": float(acc[r]), "control_acc": float(acc[R + r])} for r, s in enumerate(per_seed)]
         for row in rows:  # the share of the ensemble's gain over the generalist that one net keeps
-            gap = row["combined_acc"] - row["generalist_acc"]
-            row["gain_kept_pct"] = 100 * (row["student_acc"] - row["generalist_acc"]) / gap if gap else float("nan")
+            row["gain_kept_pct"] = gain_kept_pct(row["student_acc"], row["generalist_acc"], row["combined_acc"])
         out["nets"][name] = {"arch": arch, "per_seed": rows, "wall_s": round(t.wall_s, 2)}
         for r, row in enumerate(rows):
             log(f"seed {r} distilled back ({name}): {row['student_acc']:.2f}% top-1 from q, {row['control_acc']:.2f}% "

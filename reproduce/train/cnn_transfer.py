@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import torch
-
 from .cnn_trainer import CNNTrainer
 from .trainer import Trainer
 
@@ -32,5 +30,4 @@ class TransferCNNTrainer(CNNTrainer):
 
     def _loss(self):
         idx = self.perm[:, self.step_in_epoch * self.B + self.arange_b]  # (E, B)
-        x = torch.stack([self.train.batch(idx[e]) for e in range(self.E)])
-        return self._head_loss(self.model(x), idx)
+        return self._head_loss(self.model(self.train.batch(idx)), idx)  # one gather: (E, B, C, H, W)

@@ -9,8 +9,8 @@ to float rounding, not bit for bit (tests check both against autograd's).
 
 On an Intel Xeon (Emerald Rapids, AVX-512, no AMX in its VM; 2 cores) it runs the other way: MKL's own CPU, and the
 core's teacher step takes 12.0 ms through MKL against 17.3 ms through oneDNN, the 4 x 2560 speech step 177 against
-294 ms (results/bench-precision/, the Intel record). So no library is right everywhere: `auto`, the default, uses oneDNN only for models large enough to gain
-(MIN_MACS_PER_EXAMPLE) where this PyTorch has it, it passes a check on first use, and a one-time probe of this
+294 ms (results/bench-precision/, the Intel record). So no library is right everywhere: `auto`, the default, uses
+oneDNN only for models large enough to gain (MIN_MACS_PER_EXAMPLE) where this PyTorch has it, it passes a check on first use, and a one-time probe of this
 machine at the model's layer shapes (precision.decide, cached with the CPU model) finds its products faster than
 MKL's. `REPRODUCE_CPU_GEMM=mkl` keeps every product on MKL; `onednn` insists on oneDNN for every model.
 """
