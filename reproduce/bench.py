@@ -278,35 +278,67 @@ def speech(device: str = "auto", sizes=SPEECH["sizes"], n_frames: int = 50_000, 
 def specialists(device: str = "auto", members: int = 12, n_steps: int = 5, repeats: int = 3, warmup: int = 2,
                 log=print) -> dict:
     """The specialists chapter's workload: E dustbin specialists (glyphs, half-and-half sampling, augmentation on
-    the device) as ONE grouped-convolution model vs the same E trained one after another, side by side. The
-    network is the `paper` profile's on CUDA and the `quick` profile's on a CPU (the paper's is too slow there)."""
+    the device) as ONE batched model in each convolution layout (conv_layout.py) vs the same E trained one after
+    another, all side by side; and a forward pass over test images (the specialists' predictions) in each layout.
+    The network is the `paper` profile's on CUDA and the `quick` profile's on a CPU (the paper's is too slow there)."""
     from .datasets import image_sets as I
     from . import specialist_ensembles as S
+    from .train import conv_layout
     from .train.cnn_trainer import CNNTrainer, SubsetSampler
     from .profiles import get_profile
-    from .results import provenance
+    from .results import provenance, summarize
     dev = resolve_device(device)
     prof = get_profile("specialists", "paper" if dev.type == "cuda" else "quick")
     cfg = TrainConfig(**dict(prof["dustbin"], epochs=1))
-    pool = I.glyph_sets("all", 1, 1, dev).train
+    sets = I.glyph_sets("all", 1, 1, dev)
+    pool = sets.train
     C = int(pool.labels.max()) + 1
     subsets = [list(range(i * 80, (i + 1) * 80)) for i in range(members)]  # the paper profile's widest
     n_out = 81
     graph = dev.type == "cuda"
+    layouts = conv_layout.LAYOUTS if dev.type == "cpu" else ("grouped",)
 
-    def trainer(sel):
+    def trainer(sel, layout=None):
         subs = [subsets[i] for i in sel]
-        return CNNTrainer(cfg, [100 + i for i in sel], pool, prof["arch"], n_out,
-                          sampler=SubsetSampler(pool.labels, subs, C), label_map=S.label_maps(subs, C, n_out),
-                          use_cuda_graph=graph, progress=False).step_fn()
+        t = CNNTrainer(cfg, [100 + i for i in sel], pool, prof["arch"], n_out,
+                       sampler=SubsetSampler(pool.labels, subs, C), label_map=S.label_maps(subs, C, n_out),
+                       use_cuda_graph=graph, progress=False)
+        if layout is not None:
+            t.model.layout = t.model.predict_layout = layout
+        return t
     t0 = time.perf_counter()
-    batched = trainer(list(range(members)))
-    singles = [trainer([i]) for i in range(members)]
-    row = batched_vs_sequential(batched, singles, dev, n_steps, repeats, warmup)
-    log(f"{members} specialists batched {row['batched_ms']:.1f} ms/step, one after another {row['sequential_ms']:.1f} "
-        f"ms/step: x{row['speedup']:.2f}")
+    batched = {lay: trainer(list(range(members)), lay) for lay in layouts}
+    auto = trainer(list(range(members))).model
+    chosen, chosen_predict = auto.layout, auto.predict_layout
+    singles = [trainer([i]).step_fn() for i in range(members)]
+    steps = {lay: t.step_fn() for lay, t in batched.items()}
+    secs = time_interleaved({**steps, "sequential": lambda: [f() for f in singles]}, dev, n_steps, repeats,
+                            warmup)[0]
+    s = statistics.median(secs["sequential"])
+    x = sets.test.batch(torch.arange(min(1024, sets.test.n), device=dev))
+    xs = x.unsqueeze(0).expand(members, *x.shape)
+
+    def forward(model):
+        def f():
+            with torch.no_grad():
+                for i in range(0, x.shape[0], 256):
+                    model(xs[:, i:i + 256])
+        return f
+    fwd = time_interleaved({lay: forward(t.model) for lay, t in batched.items()}, dev, 1, repeats, 1)[0]
+    rows = {}
+    for lay in layouts:
+        b = statistics.median(secs[lay])
+        rows[f"specialists, {lay}"] = {
+            "members": members, "layout": lay, "chosen": lay == chosen,
+            "chosen_for_predictions": lay == chosen_predict, "batched_ms": 1000 * b,
+            "sequential_ms": 1000 * s, "batched": summarize(secs[lay]), "sequential": summarize(secs["sequential"]),
+            "speedup": s / b, "predict_images_per_s": members * x.shape[0] / statistics.median(fwd[lay])}
+        log(f"{members} specialists batched ({lay}{', chosen' if lay == chosen else ''}) {1000 * b:.1f} ms/step, "
+            f"one after another {1000 * s:.1f} ms/step: x{s / b:.2f}; predictions "
+            f"{rows[f'specialists, {lay}']['predict_images_per_s']:.0f} member-images/s"
+            f"{' (chosen)' if lay == chosen_predict else ''}")
     return {"benchmark": f"{members} dustbin specialists, CNN {prof['arch']}, batch {cfg.batch_size} per member, "
-                         "glyph augmentation on the device", "rows": {"specialists": row},
+                         "glyph augmentation on the device, in each convolution layout", "rows": rows,
             "config": {"n_steps": n_steps, "repeats": repeats, "warmup": warmup, "recipe": cfg.to_dict(),
                        "arch": prof["arch"]},
             "provenance": provenance(dev, time.perf_counter() - t0)}

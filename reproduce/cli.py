@@ -119,7 +119,9 @@ def main(argv=None) -> int:
                     print(f"{name:<44} {r['median_ms']:9.3f} ms/step  {r['examples_per_s']:10.0f} ex/s  "
                           f"x{r['speedup_vs_reference_per_model']:.2f} per model vs reference")
             if args.record:
-                device = rec["provenance"]["device"] + (f" {rec['cpu']['cpu_model']}" if args.precision else "")
+                device = rec["provenance"]["device"] + (f" {rec['cpu']['cpu_model']}" if args.precision else
+                                                        f" {rec['provenance']['cpu_model']}" if args.specialists
+                                                        and rec["provenance"]["device"].startswith("CPU") else "")
                 slug = re.sub(r"[^A-Za-z0-9]+", "-", device).strip("-").lower()
                 folder = ("bench-precision" if args.precision else
                           "bench-sweep" if args.sweep else "bench-speech" if args.speech else

@@ -18,7 +18,7 @@ from typing import Sequence
 
 import torch
 
-from .train import gemm
+from .train import conv_layout, gemm
 from .io import atomic_write_json
 from .machine import cpu_info
 
@@ -76,14 +76,16 @@ def provenance(device: torch.device, wall_s: float, commit: str | None = None, c
 
     Every record, benchmark and exploration carries this: the commit and whether the tree was clean (a record made
     from a dirty tree is never judged), torch and Python, the device, the CPU's model and ISA, the GEMM library
-    rule and what it chose for each large MLP this process built, the thread and rank counts, and the exact command line."""
+    rule and what it chose for each large MLP this process built, the CNN layout rule and its choices, the thread and rank counts, and the exact command line."""
     commit = commit or git_commit()
     return {"commit": commit, "clean": not commit.endswith("-dirty") and commit != "unknown",
             "torch": torch.__version__, "python": platform.python_version(),
             "device": device_name(device), "wall_s": round(wall_s, 2),
             "ranks": int(os.environ.get("WORLD_SIZE", 1)),  # torchrun processes that trained the members
             "threads": torch.get_num_threads(), **cpu_info(),
-            **({"cpu_gemm": gemm.policy(), "cpu_gemm_chosen": dict(gemm.CHOSEN)} if device.type == "cpu" else {}),
+            **({"cpu_gemm": gemm.policy(), "cpu_gemm_chosen": dict(gemm.CHOSEN),
+                "cpu_cnn_layout": conv_layout.policy(), "cpu_cnn_layout_chosen": dict(conv_layout.CHOSEN)}
+               if device.type == "cpu" else {}),
             "command": command or invocation(),
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
 

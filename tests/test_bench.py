@@ -73,10 +73,15 @@ def test_speech_benchmark_runs_every_row():
     assert rec["rows"]["core, eager, E=2 batched"]["models"] == 2
 
 
-def test_specialists_benchmark_runs_both_ways():
+def test_specialists_benchmark_times_every_layout_beside_one_after_another():
+    from reproduce.train.conv_layout import LAYOUTS
     rec = bench.specialists("cpu", members=2, n_steps=1, repeats=1, warmup=1, log=lambda m: None)
-    row = rec["rows"]["specialists"]
-    assert row["members"] == 2 and row["batched_ms"] > 0 and row["sequential_ms"] > 0 and row["speedup"] > 0
+    assert [r["layout"] for r in rec["rows"].values()] == list(LAYOUTS)
+    assert sum(r["chosen"] for r in rec["rows"].values()) == 1
+    assert sum(r["chosen_for_predictions"] for r in rec["rows"].values()) == 1
+    for row in rec["rows"].values():
+        assert row["members"] == 2 and row["batched_ms"] > 0 and row["sequential_ms"] > 0 and row["speedup"] > 0
+        assert row["predict_images_per_s"] > 0
     assert rec["config"]["arch"]["channels"] == [16, 32]  # the quick profile's CNN on a CPU
 
 

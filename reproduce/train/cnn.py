@@ -1,9 +1,9 @@
 """E independent small CNNs as ONE model (groundwork for the specialists chapter, issue 6): the members' channels
-are stacked and every convolution is a grouped convolution with groups=E, so member e only ever sees its own
-channels. One kernel launch per layer for the whole ensemble (a generalist's seeds, or all specialists at once).
+are stacked, conv weights (E*out, in, k, k) as for a grouped convolution with groups=E, so member e only ever sees
+its own channels; the classifier head is a batched matmul over (E, B, features) like core.BatchedMLP.
 
-Layout: input (E, B, 1, H, W) -> (B, E*1, H, W); conv weights (E*out, in, k, k) with groups=E; the classifier head
-is a batched matmul over (E, B, features) like core.BatchedMLP.
+The convolutions run in whichever layout is fastest on this machine for the model's shape (conv_layout.py: one
+grouped convolution in NCHW or channels-last, or one convolution per member); input (E, B, C, H, W) either way.
 """
 from __future__ import annotations
 
@@ -13,6 +13,12 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+from . import conv_layout
+
+# images per member in a prediction's chunk: on the 2-core Xeon a 2-member forward pass ran 2.5x faster in chunks
+# of 128-256 than of 1024 (activations that stay in cache)
+PREDICT_CHUNK = 256
+
 
 class BatchedCNN(torch.nn.Module):
     """E members, each: [conv3x3(c) - ReLU - conv3x3(c) - ReLU - maxpool2] per entry of `channels`, then a linear
@@ -21,7 +27,8 @@ class BatchedCNN(torch.nn.Module):
     own generator."""
 
     def __init__(self, channels: Sequence[int], hidden: int, n_classes: int, side: int,
-                 generators: Sequence[torch.Generator], device: torch.device, in_channels: int = 1):
+                 generators: Sequence[torch.Generator], device: torch.device, in_channels: int = 1,
+                 rows: int = PREDICT_CHUNK, layout: str | None = None):
         super().__init__()
         self.E = E = len(generators)
         self.channels, self.hidden, self.n_classes, self.side = tuple(channels), hidden, n_classes, side
@@ -55,16 +62,15 @@ class BatchedCNN(torch.nn.Module):
                 b[e].zero_()
             self.head.append(torch.nn.Parameter(w))
             self.head_biases.append(torch.nn.Parameter(b))
+        # how the members' convolutions run (conv_layout.py), in training and in predictions: the same function in
+        # every layout, so they are chosen for the machine at hand and the `rows` images per member of a step
+        self.layout, self.predict_layout = (layout, layout) if layout else conv_layout.choose(
+            E, rows, self.channels, hidden, n_classes, side, in_channels, torch.device(device))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(E, B, 1, H, W) -> (E, B, features)."""
-        E, B = x.shape[:2]
-        h = x.permute(1, 0, 2, 3, 4).reshape(B, E * x.shape[2], *x.shape[3:])
-        for i, (w, b) in enumerate(zip(self.convs, self.conv_biases)):
-            h = F.relu(F.conv2d(h, w, b, padding=1, groups=E))
-            if i % 2 == 1:
-                h = F.max_pool2d(h, 2)
-        return h.reshape(B, E, -1).transpose(0, 1)
+        layout = self.layout if torch.is_grad_enabled() else self.predict_layout
+        return conv_layout.features(x, self.convs, self.conv_biases, self.E, layout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(E, B, 1, H, W) -> logits (E, B, n_classes)."""
@@ -78,7 +84,7 @@ class BatchedCNN(torch.nn.Module):
         return self.E
 
     @torch.no_grad()
-    def predict(self, data, chunk: int = 1024) -> torch.Tensor:
+    def predict(self, data, chunk: int = PREDICT_CHUNK) -> torch.Tensor:
         """Logits (E, N, n_classes) on all of `data` (image_sets.FixedImages), unaugmented."""
         outs = []
         for start in range(0, data.n, chunk):
@@ -95,7 +101,7 @@ class BatchedCNN(torch.nn.Module):
         """A new BatchedCNN of the given members (copies of their weights), e.g. one seed's generalist."""
         dev = self.convs[0].device
         out = BatchedCNN(self.channels, self.hidden, self.n_classes, self.side,
-                         [torch.Generator(device=dev) for _ in members], dev, self.in_channels)
+                         [torch.Generator(device=dev) for _ in members], dev, self.in_channels)  # layout: for predict
         idx = torch.as_tensor(members, device=dev)
         for dst, src in zip(out.parameters(), self.parameters()):
             dst.copy_(src.view(self.E, -1)[idx].view_as(dst))

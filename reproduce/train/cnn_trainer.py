@@ -110,7 +110,7 @@ class CNNTrainer(Trainer):
     def _build_model(self) -> BatchedCNN:
         x = self.train.images
         m = BatchedCNN(self.arch["channels"], self.arch["hidden"], self.n_out, x.shape[-1], self.gens, self.device,
-                       in_channels=x.shape[1])
+                       in_channels=x.shape[1], rows=self.B)
         if self.init is not None:
             with torch.no_grad():
                 self.init(m)
