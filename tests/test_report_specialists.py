@@ -62,3 +62,17 @@ def test_row0_split_is_shown_from_the_records_counts_and_old_records_say_so():
     assert "+30.0%" in text
     table = R.row0_table(rec)
     assert table.loc[R.ROW0_PARTS["active_but_uncovered"], "dustbin: wrong -> right / right -> wrong"] == "36 / 0"
+
+
+def test_regime_sentence_states_both_curves_and_images_per_parameter_and_old_records_say_so():
+    rec = _record(GROWING)
+    rec["results"]["card"]["train_masters"] = 13748
+    g = {"epochs": [10, 20], "test_acc_curve": [[60.0, 70.0], [62.0, 72.0]]}
+    rec["results"]["generalist"] = dict(g)
+    assert "predates" in R.regime_text(rec) and "71.00%" in R.regime_text(rec)
+    rec["results"]["generalist"] = dict(g, val_acc_curve=[[70.0, 80.0], [71.0, 82.0]], parameters=1_000_000,
+                                        training_images_seen=2_000_000)
+    text = R.regime_text(rec)
+    assert "81.00% top-1 on fresh draws" in text and "71.00% on the test faces" in text
+    assert "2.00 per parameter" in text and "10.0-point gap" in text and "+10.50 points" in text
+    assert "13,748 master renders" in text

@@ -240,3 +240,14 @@ def test_the_combined_posterior_is_the_generalists_where_no_specialist_is_active
     assert not torch.allclose(q[:10], pg[:10])
     labels = q.argmax(1)  # evaluate's combined answers are q's argmax: all right against these labels
     assert S.evaluate(pg, labels, [[0, 1]], [pm], steps=200)["table3"]["test_acc_combined"] == 100.0
+
+
+def test_the_paper_profile_is_the_issues_regime_and_the_gpu_recipe_still_resolves():
+    from reproduce.experiments.specialists import resolve_config
+    from reproduce.profiles import SPECIALISTS_GPU_OVERRIDES
+    p = resolve_config("paper")
+    assert p["seeds"] == 3 and p["glyph_ranges"] == "all" and p["clusters"] >= 30 and p["dataset"] == "glyphs"
+    assert p["generalist"]["epochs"] > resolve_config("quick")["generalist"]["epochs"]
+    gpu = resolve_config("paper", overrides=SPECIALISTS_GPU_OVERRIDES)
+    assert gpu["arch"] == {"channels": [64, 128], "hidden": 512} and gpu["back_widen"] == [1, 2]
+    assert gpu["dustbin"]["epochs"] == 8 and gpu["generalist"]["batch_size"] == 256

@@ -125,7 +125,13 @@ def run(run_: Run, progress: bool, log):
     epochs = sorted(gen.history)
     out["generalist"] = {"seeds": seeds_g, "wall_s": round(gen.wall_s, 2), "epochs": epochs,
                          "test_acc_curve": [[100 * (1 - gen.history[ep]["test_errors"][r] / sets.test.n)
-                                             for ep in epochs] for r in range(cfg["seeds"])]}
+                                             for ep in epochs] for r in range(cfg["seeds"])],
+                         # fresh augmented draws of the TRAINING faces (the images training sees are such draws,
+                         # new every step): close to the test curve = the paper's capacity-limited regime
+                         "val_acc_curve": [[100 * (1 - gen.history[ep]["val_errors"][r] / sets.val.n)
+                                            for ep in epochs] for r in range(cfg["seeds"])],
+                         "parameters": sum(p.numel() for p in generalist.parameters()) // generalist.E,  # per member
+                         "training_images_seen": cfg["generalist"]["epochs"] * sets.train.n}
     # section 7's open question: every seed's generalist + specialists, distilled back into one net, learn from the
     # combined posterior q on a fixed set of augmented draws of the training images (cnn_transfer.py says why fixed)
     transfer = I.fixed_draws(sets.train, cfg["transfer_draws"], TRANSFER_SEED)

@@ -31,7 +31,8 @@ from ..errors import UserError
 from ..io import atomic_write_json, data_dir
 
 LAYOUTS = ("grouped", "grouped-nhwc", "per-member")
-MIN_MACS = 200_000_000  # a step's convolution multiply-adds (E x batch x per-image) below which no probe is made
+MIN_MACS = 1_000_000_000  # a step's convolution multiply-adds (E x batch x per image) below which no probe is made:
+# the smoke profile and the tests' models stay under it, every quick and paper model is above
 _CACHE: dict | None = None
 # what auto chose in this process, {"E=24 x 32 rows, channels [16, 32], 32 px": "per-member"}, for provenance
 CHOSEN: dict[str, str] = {}
