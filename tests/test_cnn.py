@@ -83,7 +83,8 @@ def test_layout_choice_follows_the_env_var_the_size_rule_and_the_probe(monkeypat
 
 
 def test_the_probe_times_every_layout_and_picks_the_fastest():
-    r = L.probe(2, 16, (4, 8), 16, 7, 16, predict_rows=32)
+    with torch.no_grad():  # as when BatchedCNN.select builds a model: the probe's training step needs gradients
+        r = L.probe(2, 16, (4, 8), 16, 7, 16, predict_rows=32)
     for prefix in ("", "predict_"):
         ms = r[f"{prefix}ms"]
         assert set(ms) == set(L.LAYOUTS) and all(t > 0 for t in ms.values())

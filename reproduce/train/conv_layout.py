@@ -102,6 +102,11 @@ def probe(E: int, rows: int, channels, hidden: int, n_out: int, side: int, in_ch
             m(x[:, :predict_rows])
 
     times = {(what, lay): [] for what in ("train", "predict") for lay in LAYOUTS}
+    with torch.enable_grad():  # a model may be built under no_grad (BatchedCNN.select is)
+        return _timed(times, m, step, forward)
+
+
+def _timed(times: dict, m, step, forward) -> dict:
     for _ in range(3):
         for (what, lay), t in times.items():
             m.layout = m.predict_layout = lay
