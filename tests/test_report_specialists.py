@@ -76,3 +76,14 @@ def test_regime_sentence_states_both_curves_and_images_per_parameter_and_old_rec
     assert "81.00% top-1 on fresh draws" in text and "71.00% on the test faces" in text
     assert "2.00 per parameter" in text and "10.0-point gap" in text and "+10.50 points" in text
     assert "13,748 master renders" in text
+
+
+def test_table4_shows_the_share_of_each_rows_errors_fixed():
+    rec = _record(GROWING)
+    for row in rec["results"]["summary"]["dustbin"]["table4_pooled"]:
+        row["wrong_to_right"] = 1
+    t = R.table4(rec)
+    # row "1": 3000 images, 1500 correct, 1 of its 1500 errors fixed
+    assert t.loc["1", "dustbin: errors fixed"] == "0.1%"
+    del rec["results"]["summary"]["dustbin"]["table4_pooled"][0]["wrong_to_right"]  # records before the directions
+    assert R.table4(rec).loc["0", "dustbin: errors fixed"] == "—"

@@ -135,11 +135,20 @@ def table4(record: dict):
                      "generalist correct": f"{100 * row['generalist_correct'] / row['images']:.1f}%",
                      "dustbin: change in correct": f"{row['delta_correct']:+d}",
                      "dustbin: relative": f"{row['relative_change_pct']:+.1f}%",
+                     # the other view of the room: of the generalist's wrong answers in the row, the share fixed
+                     "dustbin: errors fixed": _fixed_share(row),
                      "soft: change in correct": f"{soft[k]['delta_correct']:+d}" if k in soft else "—",
                      "soft: relative": f"{soft[k]['relative_change_pct']:+.1f}%" if k in soft else "—",
                      "paper: images / change / relative": f"{p[0]:,} / {p[1]:+,} / {p[2]:+.1f}%" if p else "—"})
     del keys
     return pd.DataFrame(rows).set_index("covering specialists")
+
+
+def _fixed_share(row: dict) -> str:
+    wrong = row["images"] - row["generalist_correct"]
+    if "wrong_to_right" not in row or not wrong:
+        return "—"
+    return f"{100 * row['wrong_to_right'] / wrong:.1f}%"
 
 
 ROW0_PARTS = {"no_active_specialist": "no active specialist (the combination leaves them alone)",
