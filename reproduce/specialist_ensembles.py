@@ -166,27 +166,38 @@ def combine(p_general: torch.Tensor, specialists: list[tuple[torch.Tensor, torch
     descent stable and leaves a row already at its optimum where it is.
 
     p_general: (N, C). Each specialist is (classes (S,) long, probs (N, S + 1) with the dustbin last, active (N,)
-    bool). q_m is q over the specialist's classes plus the summed mass of every other class as its dustbin."""
+    bool). q_m is q over the specialist's classes plus the summed mass of every other class as its dustbin.
+
+    The gradient is written out instead of taken by autograd (the same descent; on the 2-core Xeon, 8192 rows of
+    1371 classes with 24 specialists, ~1 s a step through autograd's per-specialist gathers, which made the
+    combination a large part of the specialists chapter's time, and 0.07 s written out): specialist
+    m's term contributes q - t_m, with t_m its probability p_m(s) on each of its classes s and, on every other
+    class j, its dustbin mass spread in proportion to q: p_m(dustbin) q_j / (1 - Q_m), Q_m = q's mass on its
+    classes. Summed: grad = (1 + sum_m a_m) q - p_g - P - q * (A - D), where a_m is 1 where m is active,
+    P = sum_m a_m p_m(s) on m's classes (fixed), c_m = a_m p_m(dustbin) / (1 - Q_m), A = sum_m c_m, and
+    D = sum_m c_m on m's classes (tests/test_specialists.py checks it against autograd's)."""
     eps = 1e-12
-    z = torch.log(p_general.clamp_min(eps)).clone().requires_grad_(True)
-    mass = torch.ones(len(z), device=z.device)  # each row's total target mass: 1 + its active specialists
-    for _, _, active in specialists:
-        mass = mass + active.float()
-    step = (lr / mass).unsqueeze(-1)
+    N, C = p_general.shape
+    dev = p_general.device
+    z = torch.log(p_general.clamp_min(eps))
+    if not specialists:
+        return torch.softmax(z, -1)
+    member = torch.zeros(len(specialists), C, device=dev)       # (E, C) 0/1: class j is one of m's classes
+    a = torch.stack([act.float() for _, _, act in specialists], 1)             # (N, E)
+    dust = torch.stack([pm[:, -1] for _, pm, _ in specialists], 1) * a         # (N, E): a_m p_m(dustbin)
+    fixed = p_general.clone()                                                  # p_g + P
+    for e, (classes, pm, _) in enumerate(specialists):
+        member[e, classes] = 1.0
+        fixed.index_add_(1, classes, pm[:, :-1] * a[:, e:e + 1])
+    mass = (1 + a.sum(1, keepdim=True))
+    step = lr / mass
     for _ in range(steps):
-        if z.grad is not None:
-            z.grad.zero_()
-        logq = torch.log_softmax(z, -1)
-        loss = -(p_general * logq).sum(-1)  # KL up to the constant entropy of p_g
-        for classes, pm, active in specialists:
-            inside = logq[:, classes]
-            q_in = inside.exp().sum(-1)
-            log_dust = torch.log((1 - q_in).clamp_min(eps))
-            loss = loss - active * ((pm[:, :-1] * inside).sum(-1) + pm[:, -1] * log_dust)
-        loss.sum().backward()
-        with torch.no_grad():
-            z -= step * z.grad
-    return torch.softmax(z.detach(), -1)
+        q = torch.softmax(z, -1)
+        c = dust / (1 - q @ member.T).clamp_min(eps)                          # (N, E)
+        # grad = q * (mass - A + D) - (p_g + P), in place: the (N, C) passes are the step's cost
+        grad = (c @ member).add_(mass - c.sum(1, keepdim=True)).mul_(q).sub_(fixed)
+        z.addcmul_(grad, step, value=-1.0)
+    return torch.softmax(z, -1)
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -251,3 +251,42 @@ def test_the_paper_profile_is_the_issues_regime_and_the_gpu_recipe_still_resolve
     gpu = resolve_config("paper", overrides=SPECIALISTS_GPU_OVERRIDES)
     assert gpu["arch"] == {"channels": [64, 128], "hidden": 512} and gpu["back_widen"] == [1, 2]
     assert gpu["dustbin"]["epochs"] == 8 and gpu["generalist"]["batch_size"] == 256
+
+
+def _combine_by_autograd(p_general, specialists, steps, lr=1.0):
+    """The objective of section 5.4 written as a loss and descended with autograd's gradient (the reference the
+    closed-form gradient of combine() must match)."""
+    eps = 1e-12
+    z = torch.log(p_general.clamp_min(eps)).clone().requires_grad_(True)
+    mass = torch.ones(len(z))
+    for _, _, active in specialists:
+        mass = mass + active.float()
+    for _ in range(steps):
+        if z.grad is not None:
+            z.grad.zero_()
+        logq = torch.log_softmax(z, -1)
+        loss = -(p_general * logq).sum(-1)
+        for classes, pm, active in specialists:
+            inside = logq[:, classes]
+            log_dust = torch.log((1 - inside.exp().sum(-1)).clamp_min(eps))
+            loss = loss - active * ((pm[:, :-1] * inside).sum(-1) + pm[:, -1] * log_dust)
+        loss.sum().backward()
+        with torch.no_grad():
+            z -= (lr / mass).unsqueeze(-1) * z.grad
+    return torch.softmax(z.detach(), -1)
+
+
+def test_the_closed_form_gradient_descends_exactly_as_autograd_does():
+    g = torch.Generator().manual_seed(3)
+    N, C = 64, 40
+    p = torch.softmax(torch.randn(N, C, generator=g) * 2, -1)
+    specs = []
+    for size in (5, 9, 9, 14):  # overlapping class sets, each active on a random third of the rows
+        classes = torch.randperm(C, generator=g)[:size]
+        specs.append((classes, torch.softmax(torch.randn(N, size + 1, generator=g) * 2, -1),
+                      torch.rand(N, generator=g) < 0.4))
+    for steps in (1, 50):
+        want = _combine_by_autograd(p, specs, steps)
+        got = combine(p, specs, steps=steps)
+        assert torch.allclose(got, want, atol=1e-5, rtol=1e-4), (got - want).abs().max()
+    assert not torch.allclose(combine(p, specs, steps=50), p, atol=1e-3)  # it did move the active rows
