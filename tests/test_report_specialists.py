@@ -87,3 +87,22 @@ def test_table4_shows_the_share_of_each_rows_errors_fixed():
     assert t.loc["1", "dustbin: errors fixed"] == "0.1%"
     del rec["results"]["summary"]["dustbin"]["table4_pooled"][0]["wrong_to_right"]  # records before the directions
     assert R.table4(rec).loc["0", "dustbin: errors fixed"] == "—"
+
+
+def _stat(*values):
+    return {"values": list(values), "mean": sum(values) / len(values)}
+
+
+def test_back_text_says_when_the_student_falls_short_of_the_generalist():
+    rec = _record(GROWING)
+    rec["config"] = {"back": {"epochs": 10}}
+    rec["results"]["generalist"] = {"training_images_seen": 274_960}
+    rec["results"]["distilled_back"] = {"transfer_images": 27_496, "transfer_draws": 2, "nets": {}}
+    short = {"student_acc": _stat(64.0, 66.0), "control_acc": _stat(64.0, 64.0), "generalist_acc": _stat(72.0, 72.0),
+             "combined_acc": _stat(76.0, 76.0), "gain_kept_pct": _stat(-200.0, -200.0)}
+    rec["results"]["summary"]["distilled_back"] = {"generalist-sized": short}
+    text = R.back_text(rec)
+    assert "65.00% top-1" in text and "+1.00 points" in text
+    assert "falls short of the generalist itself (-7.00 points)" in text and "274,960 fresh augmentations" in text
+    short["student_acc"] = _stat(73.0, 75.0)  # above the generalist: no such sentence
+    assert "falls short" not in R.back_text(rec)

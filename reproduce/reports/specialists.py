@@ -366,6 +366,16 @@ def back_text(record: dict) -> str:
             f"its specialists ({v['gain_kept_pct']['mean']:.0f}% of that gain kept); its control, the same net on the "
             f"same transfer set distilled from the generalist alone, reaches {co:.2f}%, so the specialists' share "
             f"of the student's accuracy is {st - co:+.2f} points.")
+        if st < g:
+            epochs = record["config"].get("back", {}).get("epochs")
+            seen = record["results"]["generalist"].get("training_images_seen")
+            parts.append(
+                f"The {name} student falls short of the generalist itself ({st - g:+.2f} points): it learns from "
+                f"{back['transfer_images']:,} fixed draws"
+                + (f" repeated for {epochs} epochs" if epochs else "")
+                + (f", where the generalist saw {seen:,} fresh augmentations" if seen else "")
+                + ", so the gain kept is negative and the control, not the generalist, is the comparison that "
+                  "isolates what the specialists add.")
     return (f"Every seed's generalist and dustbin specialists give a combined posterior q on {back['transfer_images']:,} "
             f"fixed augmented draws of the training images ({back['transfer_draws']} per image). " + " ".join(parts))
 
