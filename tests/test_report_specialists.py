@@ -2,6 +2,7 @@
 import math
 
 from reproduce.reports import specialists as R
+from reproduce.results import summarize
 
 
 def _record(rows, gain=2.0, n_spec=48, classes=1371, in_subset=(80.0, 75.0)):
@@ -89,20 +90,17 @@ def test_table4_shows_the_share_of_each_rows_errors_fixed():
     assert R.table4(rec).loc["0", "dustbin: errors fixed"] == "—"
 
 
-def _stat(*values):
-    return {"values": list(values), "mean": sum(values) / len(values)}
-
-
 def test_back_text_says_when_the_student_falls_short_of_the_generalist():
     rec = _record(GROWING)
     rec["config"] = {"back": {"epochs": 10}}
     rec["results"]["generalist"] = {"training_images_seen": 274_960}
     rec["results"]["distilled_back"] = {"transfer_images": 27_496, "transfer_draws": 2, "nets": {}}
-    short = {"student_acc": _stat(64.0, 66.0), "control_acc": _stat(64.0, 64.0), "generalist_acc": _stat(72.0, 72.0),
-             "combined_acc": _stat(76.0, 76.0), "gain_kept_pct": _stat(-200.0, -200.0)}
+    short = {"student_acc": summarize([64.0, 66.0]), "control_acc": summarize([64.0, 64.0]),
+             "generalist_acc": summarize([72.0, 72.0]), "combined_acc": summarize([76.0, 76.0]),
+             "gain_kept_pct": summarize([-200.0, -200.0])}
     rec["results"]["summary"]["distilled_back"] = {"generalist-sized": short}
     text = R.back_text(rec)
     assert "65.00% top-1" in text and "+1.00 points" in text
     assert "falls short of the generalist itself (-7.00 points)" in text and "274,960 fresh augmentations" in text
-    short["student_acc"] = _stat(73.0, 75.0)  # above the generalist: no such sentence
+    short["student_acc"] = summarize([73.0, 75.0])  # above the generalist: no such sentence
     assert "falls short" not in R.back_text(rec)
