@@ -158,6 +158,30 @@ def test_resume_is_bit_identical(data, tmp_path):
     assert all(torch.equal(p, q) for p, q in zip(full.model.parameters(), resumed.model.parameters()))
 
 
+def test_resumed_run_reports_the_whole_stage_time(data, tmp_path, monkeypatch):
+    """A stage finished by an earlier process reports that process's training time, not the ~0 s of reloading it."""
+    import reproduce.train.trainer as trainer_mod
+
+    class Clock:  # every reading advances 1 s: wall times become counts of readings, the same on any machine
+        now = 0.0
+
+        @classmethod
+        def perf_counter(cls):
+            cls.now += 1.0
+            return cls.now
+        monotonic = perf_counter
+
+    monkeypatch.setattr(trainer_mod, "time", Clock)
+    train, test = data
+    cfg, ck = TrainConfig(**RECIPE), tmp_path / "ck.pt"
+    part = Trainer(cfg, [1], train, test, checkpoint=ck, progress=False).run(stop_after_epoch=1)
+    rest = Trainer(cfg, [1], train, test, checkpoint=ck, progress=False).run()
+    again = Trainer(cfg, [1], train, test, checkpoint=ck, progress=False).run()
+    assert part.wall_s > 0 and rest.resumed_from_epoch == 1
+    assert rest.wall_s > part.wall_s + 1  # the first process's epoch plus the second's
+    assert again.resumed_from_epoch == cfg.epochs and again.wall_s >= rest.wall_s
+
+
 def test_checkpoint_of_another_config_is_not_used(data, tmp_path):
     train, test = data
     ck = tmp_path / "ck.pt"

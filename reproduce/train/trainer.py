@@ -28,7 +28,7 @@ from .mlp import BatchedMLP
 class TrainResult:
     model: BatchedMLP
     history: dict = field(default_factory=dict)  # epoch -> {"loss": [E], "test_errors": [E]}
-    wall_s: float = 0.0
+    wall_s: float = 0.0  # training seconds over every process that worked on it (a resumed run adds its own)
     resumed_from_epoch: int = 0
 
 
@@ -319,18 +319,19 @@ class Trainer:
             self._train_step_with_draw()
 
     # -- checkpoints ----------------------------------------------------------------------------------
-    def state_dict(self, epoch: int, history: dict) -> dict:
-        return {"fingerprint": self.fingerprint, "epoch": epoch, "history": json.dumps(history),
+    def state_dict(self, epoch: int, history: dict, wall_s: float = 0.0) -> dict:
+        return {"fingerprint": self.fingerprint, "epoch": epoch, "history": json.dumps(history), "wall_s": wall_s,
                 "params": [p.detach().cpu() for p in self.model.parameters()],
                 "bufs": [b.cpu() for b in self.bufs], "step": int(self.step),
                 "gens": [g.get_state() for g in self.gens], "extra": [t.detach().cpu() for t in self._extra_state()]}
 
-    def _save(self, epoch: int, history: dict) -> None:
+    def _save(self, epoch: int, history: dict, wall_s: float = 0.0) -> None:
         if self.checkpoint is not None:
-            state = self.state_dict(epoch, history)
+            state = self.state_dict(epoch, history, wall_s)
             atomic_write(self.checkpoint, lambda f: torch.save(state, f))
 
     def _try_resume(self) -> tuple[int, dict]:
+        self._wall_before = 0.0  # seconds earlier processes spent on this checkpoint's epochs
         if self.checkpoint is None or not Path(self.checkpoint).exists():
             return 0, {}
         try:
@@ -351,6 +352,7 @@ class Trainer:
         for g, s in zip(self.gens, state["gens"]):
             g.set_state(s)
         self._load_extra_state(state.get("extra", []))
+        self._wall_before = float(state.get("wall_s", 0.0))  # 0 for a checkpoint written before it was kept
         return int(state["epoch"]), {int(k): v for k, v in json.loads(state["history"]).items()}
 
     # -- the loop ---------------------------------------------------------------------------------------
@@ -358,6 +360,9 @@ class Trainer:
         start_epoch, history = self._try_resume()
         t0 = time.perf_counter()
         last_save = time.monotonic()
+
+        def wall():  # a resumed stage reports the whole stage's time, not only this process's share
+            return self._wall_before + time.perf_counter() - t0
         bar = _progress(range(start_epoch, self.cfg.epochs), self.progress, self.desc, self.cfg.epochs, start_epoch)
         for epoch in bar:
             self._new_epoch()
@@ -379,14 +384,14 @@ class Trainer:
                         f"min {min(errs)}, max {max(errs)}"
                     bar.set_postfix(loss=f"{sum(point['loss']) / self.E:.4f}", err=shown)
             if done == self.cfg.epochs or time.monotonic() - last_save >= self.checkpoint_every_s:
-                self._save(done, history)
+                self._save(done, history, wall())
                 last_save = time.monotonic()
             if stop_after_epoch is not None and done >= stop_after_epoch:
-                self._save(done, history)
+                self._save(done, history, wall())
                 break
         if max(history, default=0) >= self.cfg.epochs:
             self._finish()
-        return TrainResult(self.model, history, time.perf_counter() - t0, start_epoch)
+        return TrainResult(self.model, history, wall(), start_epoch)
 
 
 def _progress(it, enabled: bool, desc: str, total: int, initial: int):
