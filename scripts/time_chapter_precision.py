@@ -1,0 +1,106 @@
+"""One chapter end to end in fp32 and in bf16, back to back on one machine: wall time and the chapter's numbers
+(issue: the training core at this machine's limit, "the end-to-end time of one chapter's run with and without it").
+
+    python scripts/time_chapter_precision.py mnist --profile quick
+
+Each precision is the real `reproduce run` command line, in its own fresh checkpoint folder (nothing resumed), with
+every role of the chapter set to that precision (`--set ROLE.precision=...`); both share one products probe, taken
+first, so neither pays for it and both make the same per-layer choice. The two records and a summary go to
+results/precision/<experiment>-<profile>-<cpu>.json. Only the MNIST chapters have MLPs large enough for the bf16
+path (gemm.MIN_MACS_PER_EXAMPLE); the speech chapter's nets are below it at every profile. Run it on a quiet
+machine: the times are only comparable to each other.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from reproduce.catalog import EXPERIMENTS  # noqa: E402
+from reproduce.io import atomic_write_json, data_dir  # noqa: E402
+from reproduce.machine import cpu_info  # noqa: E402
+from reproduce.profiles import PROFILE_NAMES, get_profile  # noqa: E402
+from reproduce.results import RESULTS_DIR, provenance, set_invocation  # noqa: E402
+from reproduce.train.precision import machine_key  # noqa: E402
+
+# the figures of each chapter that the comparison prints; the whole result block is kept in the record
+HEADLINE = {"mnist": ("teacher", "small", "distilled")}
+
+ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+ap.add_argument("experiment", choices=sorted(HEADLINE), help="the chapter to time")
+ap.add_argument("--profile", default="quick", choices=PROFILE_NAMES)
+ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="ROLE.FIELD=VALUE",
+                help="passed to both runs")
+args = ap.parse_args()
+set_invocation(["python", "scripts/time_chapter_precision.py", *sys.argv[1:]])
+if args.experiment not in EXPERIMENTS:
+    sys.exit(f"unknown experiment {args.experiment!r}")
+
+roles = [k for k, v in get_profile(args.experiment, args.profile).items() if isinstance(v, dict) and "epochs" in v]
+shared = data_dir()
+if not (shared / "mnist" / "mnist.npz").exists():
+    sys.exit(f"MNIST is not cached under {shared}: run `reproduce data mnist` first")
+t_start = time.perf_counter()
+runs = {}
+with tempfile.TemporaryDirectory(prefix="chapter-precision-") as tmp:
+    tmp = Path(tmp)
+    probe = None
+    for prec in ("fp32", "bf16"):
+        home = tmp / prec / "data"
+        (home / "mnist").mkdir(parents=True)
+        for f in (shared / "mnist").iterdir():
+            os.symlink(f, home / "mnist" / f.name)
+        if probe is not None:  # the fp32 run's probe: the same per-layer decisions, no second probe in the clock
+            shutil.copy(probe, home / probe.name)
+        res = tmp / prec / "results"
+        cmd = [sys.executable, "-m", "reproduce.cli", "run", args.experiment, "--profile", args.profile, "--rerun",
+               "--results-dir", str(res), "--no-progress"]
+        for o in [*args.overrides, *(f"{r}.precision={prec}" for r in roles)]:
+            cmd += ["--set", o]
+        print("$", " ".join(cmd[1:]), flush=True)
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, cwd=ROOT, env=dict(os.environ, REPRODUCE_DATA_DIR=str(home)))
+        wall = time.perf_counter() - t0
+        probe = home / "products-probe.json"
+        if prec == "bf16":  # what the probe chose per layer, as plan() reads it
+            mine = json.loads(probe.read_text()).get(machine_key(), {})
+            chosen = {}
+            for r in roles:
+                c = get_profile(args.experiment, args.profile)[r]
+                shapes = [f"{c['batch_size']}x{a}x{b}" for a, b in zip(c["sizes"][:-1], c["sizes"][1:])]
+                chosen[r] = [bool(mine.get(k, {}).get("bf16")) for k in shapes]
+        rec = json.loads((res / args.profile / f"{args.experiment}.json").read_text())
+        runs[prec] = {"wall_s": round(wall, 1), "record": rec}
+        print(f"{prec}: {wall:.0f} s", flush=True)
+
+fp32, bf16 = (runs[p]["record"]["results"] for p in ("fp32", "bf16"))
+summary = {}
+for role in HEADLINE[args.experiment]:
+    a, b = fp32[role]["test_errors"], bf16[role]["test_errors"]
+    summary[role] = {"fp32_test_errors": a, "bf16_test_errors": b}
+    print(f"{role}: test errors fp32 {a['mean']:.1f} (sd {a['std']:.1f}) vs bf16 {b['mean']:.1f} (sd {b['std']:.1f})")
+out = {"comparison": f"the {args.experiment} chapter end to end, fp32 vs bf16 products in every role",
+       "experiment": args.experiment, "profile": args.profile, "roles": roles, "overrides": args.overrides,
+       "wall_s": {p: runs[p]["wall_s"] for p in runs},
+       "speedup": round(runs["fp32"]["wall_s"] / runs["bf16"]["wall_s"], 3),
+       "bf16_layers_chosen": chosen, "gemm_chosen": {p: runs[p]["record"]["provenance"].get("cpu_gemm_chosen")
+                                                       for p in runs},
+       "headline": summary, "runs": {p: runs[p]["record"] for p in runs},
+       "provenance": provenance(torch.device("cpu"), time.perf_counter() - t_start)}
+slug = re.sub(r"[^A-Za-z0-9]+", "-", cpu_info()["cpu_model"]).strip("-").lower()
+path = RESULTS_DIR / "precision" / f"{args.experiment}-{args.profile}-{slug}.json"
+atomic_write_json(path, out)
+print(f"x{out['speedup']:.2f} end to end (fp32 {out['wall_s']['fp32']:.0f} s, bf16 {out['wall_s']['bf16']:.0f} s); "
+      f"recorded {path}")
