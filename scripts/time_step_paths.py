@@ -1,0 +1,60 @@
+"""The MNIST nets' whole training step on each CPU path, side by side: fp32 through MKL, fp32 through oneDNN and bf16
+through oneDNN (every layer but the last), for 1 and 2 members batched. It checks the products probe
+(train/precision.py), which decides the library and bf16 from the three products of each layer alone, against the
+step those products sit in.
+
+    python scripts/time_step_paths.py
+
+Writes results/step-paths/<cpu>.json. Run it on a quiet machine.
+"""
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from reproduce.bench import time_interleaved  # noqa: E402
+from reproduce.datasets import mnist as data  # noqa: E402
+from reproduce.io import atomic_write_json  # noqa: E402
+from reproduce.machine import cpu_info  # noqa: E402
+from reproduce.profiles import get_profile  # noqa: E402
+from reproduce.results import RESULTS_DIR, provenance, set_invocation  # noqa: E402
+from reproduce.train import DeviceImages, TrainConfig, Trainer  # noqa: E402
+from reproduce.train import precision as P  # noqa: E402
+
+set_invocation(["python", "scripts/time_step_paths.py", *sys.argv[1:]])
+PATHS = (("fp32 MKL", "fp32", False), ("fp32 oneDNN", "fp32", True), ("bf16 oneDNN", "bf16", True))
+dev = torch.device("cpu")
+t0 = time.perf_counter()
+m = data.load_mnist()
+train = DeviceImages(m.train_x, m.train_y, dev)
+rows = {}
+for role in ("teacher", "small"):
+    recipe = get_profile("mnist", "quick")[role]
+    n = len(recipe["sizes"]) - 1
+    steps = {}
+    for E in (1, 2):
+        for label, prec, onednn in PATHS:
+            tr = Trainer(TrainConfig(**dict(recipe, precision=prec)), list(range(E)), train, use_cuda_graph=False,
+                         progress=False)
+            tr.model.onednn = onednn
+            tr.model.bf16 = (True,) * (n - 1) + (False,) if prec == "bf16" else (False,) * n
+            steps[(role, E, label)] = tr.step_fn()
+    secs, _ = time_interleaved(steps, dev, 20, 5, 3)
+    probes = {f"{r}x{a}x{b}": P.decide(r, a, b) for r, a, b in
+              ((recipe["batch_size"], a, b) for a, b in zip(recipe["sizes"][:-1], recipe["sizes"][1:]))}
+    rows[role] = {"sizes": list(recipe["sizes"]), "probe": probes, "steps": {}}
+    for (r, E, label), v in secs.items():
+        ms = 1000 * statistics.median(v)
+        rows[role]["steps"][f"E={E} {label}"] = {"ms_per_step": round(ms, 3), "ms_per_member": round(ms / E, 3)}
+        print(f"{role:<8} E={E} {label:<12} {ms:7.2f} ms/step {ms / E:7.2f} ms/member")
+rec = {"benchmark": "the MNIST nets' whole step per CPU path (MKL fp32, oneDNN fp32, oneDNN bf16), E = 1 and 2",
+       "rows": rows, "provenance": provenance(dev, time.perf_counter() - t0)}
+slug = re.sub(r"[^A-Za-z0-9]+", "-", cpu_info()["cpu_model"]).strip("-").lower()
+path = RESULTS_DIR / "step-paths" / f"{slug}.json"
+atomic_write_json(path, rec)
+print(f"recorded {path}")
