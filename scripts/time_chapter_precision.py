@@ -71,14 +71,14 @@ with tempfile.TemporaryDirectory(prefix="chapter-precision-") as tmp:
         subprocess.run(cmd, check=True, cwd=ROOT, env=dict(os.environ, REPRODUCE_DATA_DIR=str(home)))
         wall = time.perf_counter() - t0
         probe = home / "products-probe.json"
-        if prec == "bf16":  # what the probe chose per layer, as plan() reads it
+        rec = json.loads((res / args.profile / f"{args.experiment}.json").read_text())
+        if prec == "bf16":  # what the probe chose per layer, as plan() reads it, at the sizes the run trained
             mine = json.loads(probe.read_text()).get(machine_key(), {})
             chosen = {}
             for r in roles:
-                c = get_profile(args.experiment, args.profile)[r]
+                c = rec["config"][r]
                 shapes = [f"{c['batch_size']}x{a}x{b}" for a, b in zip(c["sizes"][:-1], c["sizes"][1:])]
                 chosen[r] = [bool(mine.get(k, {}).get("bf16")) for k in shapes]
-        rec = json.loads((res / args.profile / f"{args.experiment}.json").read_text())
         runs[prec] = {"wall_s": round(wall, 1), "record": rec}
         print(f"{prec}: {wall:.0f} s", flush=True)
 
