@@ -39,3 +39,8 @@ def cpu_info() -> dict:
         capability = "unknown"
     return {"cpu_model": model, "cpu_vendor": vendor, "cpu_family_model_stepping": family, "cpu_isa": [f for f in ISA_FLAGS if f in flags],
             "torch_cpu_capability": capability, "cpu_cores": os.cpu_count()}
+
+
+def cpu_slug() -> str:
+    """This CPU's model as a file-name stem ("AMD EPYC" -> "amd-epyc"), for records kept per CPU model."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", cpu_info()["cpu_model"]).strip("-").lower()

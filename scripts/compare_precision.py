@@ -12,7 +12,6 @@ validation accuracies is within the seed spread (one sample standard deviation o
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import sys
 import time
@@ -24,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reproduce.experiments import speech as S  # noqa: E402
 from reproduce.io import atomic_write_json  # noqa: E402
-from reproduce.machine import cpu_info  # noqa: E402
+from reproduce.machine import cpu_slug  # noqa: E402
 from reproduce.results import RESULTS_DIR, provenance, set_invocation, summarize  # noqa: E402
 from reproduce.train import TrainConfig, Trainer  # noqa: E402
 from reproduce.train import precision as P  # noqa: E402
@@ -68,7 +67,7 @@ rec = {"comparison": "bf16 vs fp32 products, speech baseline recipe", "profile":
        "bf16_passes": passes, "speedup": round(out["fp32"]["wall_s"] / out["bf16"]["wall_s"], 3),
        "rule": "bf16 passes when |mean val accuracy (bf16) - mean val accuracy (fp32)| <= the larger seed sd",
        "provenance": provenance(dev, time.perf_counter() - t_start)}
-slug = re.sub(r"[^A-Za-z0-9]+", "-", cpu_info()["cpu_model"]).strip("-").lower()
+slug = cpu_slug()
 path = RESULTS_DIR / "precision" / f"speech-{slug}.json"
 atomic_write_json(path, rec)
 print(f"val difference {diff:+.3f} points, seed spread {spread:.3f}: bf16 {'passes' if passes else 'fails'}; "

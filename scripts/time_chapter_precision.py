@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -28,8 +27,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from reproduce.io import atomic_write_json, data_dir  # noqa: E402
-from reproduce.machine import cpu_info  # noqa: E402
+from reproduce.datasets import mnist  # noqa: E402
+from reproduce.io import atomic_write_json  # noqa: E402
+from reproduce.machine import cpu_slug  # noqa: E402
 from reproduce.profiles import PROFILE_NAMES, get_profile  # noqa: E402
 from reproduce.results import RESULTS_DIR, provenance, set_invocation  # noqa: E402
 from reproduce.train.precision import machine_key  # noqa: E402
@@ -46,9 +46,9 @@ args = ap.parse_args()
 set_invocation(["python", "scripts/time_chapter_precision.py", *sys.argv[1:]])
 
 roles = [k for k, v in get_profile(args.experiment, args.profile).items() if isinstance(v, dict) and "epochs" in v]
-shared = data_dir()
-if not (shared / "mnist" / "mnist.npz").exists():
-    sys.exit(f"MNIST is not cached under {shared}: run `reproduce data mnist` first")
+cached = mnist.cache_path()
+if not cached.exists():
+    sys.exit(f"MNIST is not cached at {cached}: run `reproduce data mnist` first")
 t_start = time.perf_counter()
 runs = {}
 with tempfile.TemporaryDirectory(prefix="chapter-precision-") as tmp:
@@ -57,7 +57,7 @@ with tempfile.TemporaryDirectory(prefix="chapter-precision-") as tmp:
     for prec in ("fp32", "bf16"):
         home = tmp / prec / "data"
         (home / "mnist").mkdir(parents=True)
-        for f in (shared / "mnist").iterdir():
+        for f in cached.parent.iterdir():
             os.symlink(f, home / "mnist" / f.name)
         if probe is not None:  # the fp32 run's probe: the same per-layer decisions, no second probe in the clock
             shutil.copy(probe, home / probe.name)
@@ -96,7 +96,7 @@ out = {"comparison": f"the {args.experiment} chapter end to end, fp32 vs bf16 pr
                                                        for p in runs},
        "headline": summary, "runs": {p: runs[p]["record"] for p in runs},
        "provenance": provenance(torch.device("cpu"), time.perf_counter() - t_start)}
-slug = re.sub(r"[^A-Za-z0-9]+", "-", cpu_info()["cpu_model"]).strip("-").lower()
+slug = cpu_slug()
 path = RESULTS_DIR / "precision" / f"{args.experiment}-{args.profile}-{slug}.json"
 atomic_write_json(path, out)
 print(f"x{out['speedup']:.2f} end to end (fp32 {out['wall_s']['fp32']:.0f} s, bf16 {out['wall_s']['bf16']:.0f} s); "

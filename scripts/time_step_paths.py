@@ -7,7 +7,6 @@ step those products sit in.
 
 Writes results/step-paths/<cpu>.json. Run it on a quiet machine.
 """
-import re
 import statistics
 import sys
 import time
@@ -20,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from reproduce.bench import time_interleaved  # noqa: E402
 from reproduce.datasets import mnist as data  # noqa: E402
 from reproduce.io import atomic_write_json  # noqa: E402
-from reproduce.machine import cpu_info  # noqa: E402
+from reproduce.machine import cpu_slug  # noqa: E402
 from reproduce.profiles import get_profile  # noqa: E402
 from reproduce.results import RESULTS_DIR, provenance, set_invocation  # noqa: E402
 from reproduce.train import DeviceImages, TrainConfig, Trainer  # noqa: E402
@@ -54,7 +53,7 @@ for role in ("teacher", "small"):
         print(f"{role:<8} E={E} {label:<12} {ms:7.2f} ms/step {ms / E:7.2f} ms/member")
 rec = {"benchmark": "the MNIST nets' whole step per CPU path (MKL fp32, oneDNN fp32, oneDNN bf16), E = 1 and 2",
        "rows": rows, "provenance": provenance(dev, time.perf_counter() - t0)}
-slug = re.sub(r"[^A-Za-z0-9]+", "-", cpu_info()["cpu_model"]).strip("-").lower()
+slug = cpu_slug()
 path = RESULTS_DIR / "step-paths" / f"{slug}.json"
 atomic_write_json(path, rec)
 print(f"recorded {path}")
