@@ -447,6 +447,7 @@ def precision(device: str = "cpu", n_steps: int = 5, repeats: int = 3, warmup: i
         cfg = TrainConfig(**recipe)
         shapes = [(cfg.batch_size, a, b) for a, b in zip(cfg.sizes[:-1], cfg.sizes[1:])]
         probes = {f"{r}x{a}x{b}": P.decide(r, a, b, fresh=True) for r, a, b in shapes}  # plan() below reads these
+        step_probe = P.decide_step(cfg.sizes, cfg.batch_size, fresh=True)  # and this, which decides
         # the peaks at this step's shapes: the best GFLOP/s any of its layer products reached in the probe, per path
         paths = {"fp32 MKL": "mkl", "fp32 oneDNN": "fp32", "bf16": "bf16"}
         peak = {k: max(v[f"{p}_gflops"] for v in probes.values()) for k, p in paths.items()
@@ -487,7 +488,7 @@ def precision(device: str = "cpu", n_steps: int = 5, repeats: int = 3, warmup: i
         base = rows["core, fp32"]["median_ms"]
         for r in rows.values():
             r["speedup_vs_core_fp32"] = base / r["median_ms"]
-        out[name] = {"probe": probes, "peak_gflops": peak, "bf16_layers": list(chosen),
+        out[name] = {"probe": probes, "step_probe": step_probe, "peak_gflops": peak, "bf16_layers": list(chosen),
                      "core_fp32_library": "oneDNN" if onednn else "MKL",
                      "chosen": P.describe("bf16", chosen), "rows": rows, "recipe": cfg.to_dict()}
     return {"benchmark": "GEMM peaks in fp32 (MKL and oneDNN) and bf16 at the steps' shapes, and each step's fraction "

@@ -1,7 +1,7 @@
 """The MNIST nets' whole training step on each CPU path, side by side: fp32 through MKL, fp32 through oneDNN and bf16
 through oneDNN (every layer but the last), for 1 and 2 members batched. It checks the products probe
-(train/precision.py), which decides the library and bf16 from the three products of each layer alone, against the
-step those products sit in.
+(train/precision.py: the layer products that pick the bf16 layers, and the one-member step probe that decides)
+against the trainer's real step.
 
     python scripts/time_step_paths.py
 
@@ -46,7 +46,8 @@ for role in ("teacher", "small"):
     secs, _ = time_interleaved(steps, dev, 20, 5, 3)
     probes = {f"{r}x{a}x{b}": P.decide(r, a, b) for r, a, b in
               ((recipe["batch_size"], a, b) for a, b in zip(recipe["sizes"][:-1], recipe["sizes"][1:]))}
-    rows[role] = {"sizes": list(recipe["sizes"]), "probe": probes, "steps": {}}
+    rows[role] = {"sizes": list(recipe["sizes"]), "probe": probes,
+                  "step_probe": P.decide_step(recipe["sizes"], recipe["batch_size"]), "steps": {}}
     for (r, E, label), v in secs.items():
         ms = 1000 * statistics.median(v)
         rows[role]["steps"][f"E={E} {label}"] = {"ms_per_step": round(ms, 3), "ms_per_member": round(ms / E, 3)}

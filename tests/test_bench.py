@@ -132,7 +132,7 @@ def test_scaling_benchmark_times_every_setup():
 
 def test_the_precision_benchmark_reports_peaks_and_fractions(tmp_path, monkeypatch):
     """bench --precision on a small speech-sized net: both peaks, every step beside the reference loop, fractions
-    of the peaks that agree with the step's GFLOP/s, and the probe's decisions left in the cache for plan()."""
+    of the peaks that agree with the step's GFLOP/s, and the probes' decisions left in the cache for plan()."""
     monkeypatch.setenv("REPRODUCE_DATA_DIR", str(tmp_path))
     from reproduce.train import precision as P
     monkeypatch.setattr(P, "_CACHE", None)
@@ -145,7 +145,9 @@ def test_the_precision_benchmark_reports_peaks_and_fractions(tmp_path, monkeypat
         assert row["of_fp32_peak"] == pytest.approx(row["gflop_per_s"] / r["peak_gflops"]["fp32"])
     if P.available():
         assert "core, bf16 in every layer" in r["rows"]
-        assert r["bf16_layers"] == [r["probe"][k]["bf16"] for k in ("256x1040x1024", "256x1024x201")]
+        layers = [r["probe"][k]["bf16"] for k in ("256x1040x1024", "256x1024x201")]
+        assert r["step_probe"]["bf16_layers"] == layers  # the products pick the layers, the whole step decides
+        assert r["bf16_layers"] == (layers if r["step_probe"]["bf16"] else [False, False])
     other = "core, fp32 through MKL" if r["core_fp32_library"] == "oneDNN" else "core, fp32 through oneDNN"
     assert other in r["rows"]  # the library auto did not choose, timed beside it
     assert r["peak_gflops"]["fp32"] == max(r["peak_gflops"]["fp32 MKL"], r["peak_gflops"]["fp32 oneDNN"])

@@ -309,7 +309,7 @@ def test_cpu_gemm_choice(monkeypatch):
     from reproduce.train import precision as P
     teacher, narrow = (784, 1200, 1200, 10), (784, 300, 300, 10)
     monkeypatch.delenv("REPRODUCE_CPU_GEMM", raising=False)
-    monkeypatch.setattr(P, "decide", lambda *a: {"mkl_ms": 2.0, "fp32_ms": 1.0, "bf16_ms": 1.0, "bf16": False})
+    monkeypatch.setattr(P, "decide_step", lambda *a: {"onednn": True, "bf16": False})
     assert gemm.use_onednn(teacher) and not gemm.use_onednn(narrow)
     assert gemm.use_onednn((1000, 1000)) and not gemm.use_onednn((999, 1000))
     assert gemm.policy() == ("oneDNN for MLPs of >= 1,000,000 multiply-adds per example where this machine's probe "

@@ -17,6 +17,11 @@ needs_bf16 = pytest.mark.skipif(not P.available(), reason="this PyTorch/CPU has 
 FAST_BF16 = {"bf16": True, "onednn": True, "mkl_ms": 3.0, "fp32_ms": 2.0, "bf16_ms": 1.0}
 
 
+def fast_bf16_step(sizes, rows, fresh=False):
+    """The whole-step probe's answer where the oneDNN step beats MKL's and bf16 in every layer beats both."""
+    return dict(FAST_BF16, bf16_layers=[True] * (len(sizes) - 1), gain=2.0, bf16_gain_on_onednn=2.0)
+
+
 def rel(a, b):
     return float((a.float() - b.float()).norm() / b.float().norm())
 
@@ -58,22 +63,30 @@ def test_the_probe_is_cached_per_machine(tmp_path, monkeypatch):
     monkeypatch.setattr(P, "_CACHE", None)
     calls = []
     monkeypatch.setattr(P, "probe", lambda r, a, b: calls.append((r, a, b)) or dict(FAST_BF16, bf16=min(a, b) > 1000))
+
+    def step_probe(sizes, rows):  # the real step probe's decision rule, on stubbed layer probes and no timing
+        calls.append(("step", sizes, rows))
+        layers = [bool(P.decide(rows, a, b)["bf16"]) for a, b in zip(sizes[:-1], sizes[1:])]
+        return {"bf16_layers": layers, "onednn": True, "bf16": any(layers), "bf16_gain_on_onednn": 2.0}
+    monkeypatch.setattr(P, "step_probe", step_probe)
     monkeypatch.setattr(P, "available", lambda: True)
     sizes = (784, 1200, 1200, 10)
     assert P.plan("bf16", sizes, 100, CPU) == (False, True, False)
     assert P.plan("bf16", sizes, 100, CPU) == (False, True, False)
-    assert calls == [(100, 784, 1200), (100, 1200, 1200), (100, 1200, 10)]  # probed once per shape
+    # probed once per shape and once for the step
+    assert calls == [("step", sizes, 100), (100, 784, 1200), (100, 1200, 1200), (100, 1200, 10)]
     cache = json.loads((tmp_path / "products-probe.json").read_text())
-    assert list(cache) == [P.machine_key()] and set(cache[P.machine_key()]) == {"100x784x1200", "100x1200x1200",
-                                                                                 "100x1200x10"}
+    assert list(cache) == [P.machine_key()] and set(cache[P.machine_key()]) == {
+        "100x784x1200", "100x1200x1200", "100x1200x10", "step 784-1200-1200-10 x 100"}
     monkeypatch.setattr(P, "_CACHE", None)  # a new process reads the file instead of probing
-    assert P.plan("bf16", sizes, 100, CPU) == (False, True, False) and len(calls) == 3
+    assert P.plan("bf16", sizes, 100, CPU) == (False, True, False) and len(calls) == 4
     assert "layers 2 of 3" in P.describe("bf16", (False, True, False)) and "all 3 layers" in P.describe("bf16", (True,) * 3)
 
 
 @needs_bf16
 def test_a_bf16_step_trains_close_to_fp32_and_keys_its_own_checkpoint(monkeypatch):
     monkeypatch.setattr(P, "decide", lambda *a: FAST_BF16)
+    monkeypatch.setattr(P, "decide_step", fast_bf16_step)
     g = torch.Generator().manual_seed(0)
     x = (torch.rand(400, 28, 28, generator=g) * 255).to(torch.uint8)
     y = torch.randint(0, 10, (400,), generator=g)
@@ -100,6 +113,7 @@ def test_bf16_backward_is_autograds_to_bf16_rounding(dropout, monkeypatch):
     member, and fused into SGD's momentum buffers as well."""
     monkeypatch.setenv("REPRODUCE_CPU_GEMM", "onednn")
     monkeypatch.setattr(P, "decide", lambda *a: FAST_BF16)
+    monkeypatch.setattr(P, "decide_step", fast_bf16_step)
     model = BatchedMLP((20, 16, 12, 5), member_generators([0, 1], CPU), CPU, precision="bf16", rows=7)
     assert model.onednn and model.bf16 == (True, True, True)
     gen = torch.Generator().manual_seed(0)
@@ -149,22 +163,86 @@ def test_the_probe_times_every_path_at_the_layer_shape(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("faster", ["mkl", "onednn"])
-def test_auto_multiplies_through_the_library_this_machine_runs_faster(faster, monkeypatch):
-    """auto follows the probe for a large MLP: oneDNN where its products beat MKL's by the margin, else MKL (an Intel
-    Xeon measured MKL faster, an AMD EPYC oneDNN); with bf16 asked, a layer's bf16 time counts for oneDNN."""
+def test_auto_multiplies_through_the_library_whose_step_this_machine_runs_faster(faster, monkeypatch):
+    """auto follows the whole-step probe for a large MLP, whatever the products alone say: oneDNN where its step beats
+    MKL's by the margin, else MKL (an Intel Xeon measured MKL faster; the AMD EPYC here oneDNN's products faster and
+    its step slower); with bf16 asked, oneDNN where its bf16 step beats both fp32 steps."""
     monkeypatch.delenv("REPRODUCE_CPU_GEMM", raising=False)
-    times = {"mkl": {"mkl_ms": 1.0, "fp32_ms": 1.6, "bf16_ms": 1.2, "bf16": False, "onednn": False},
-             "onednn": {"mkl_ms": 1.6, "fp32_ms": 1.0, "bf16_ms": 1.2, "bf16": False, "onednn": True}}[faster]
-    monkeypatch.setattr(P, "decide", lambda *a: times)
+    other = "mkl" if faster == "onednn" else "onednn"
+    # the layer probe says the opposite of the step probe: the step must win
+    monkeypatch.setattr(P, "decide", lambda *a: {"mkl_ms": 1.0, "fp32_ms": 1.6, "bf16_ms": 1.2, "bf16": False,
+                                                 "onednn": False} if other == "mkl" else
+                        {"mkl_ms": 1.6, "fp32_ms": 1.0, "bf16_ms": 1.2, "bf16": False, "onednn": True})
+    step = {"onednn": faster == "onednn", "bf16": False, "bf16_layers": [True, True, False],
+            "bf16_gain_on_onednn": 1.0}
+    monkeypatch.setattr(P, "decide_step", lambda *a: step)
+    monkeypatch.setattr(P, "available", lambda: True)
     teacher = (784, 1200, 1200, 10)
     assert gemm.use_onednn(teacher) == (faster == "onednn")
     assert BatchedMLP(teacher, member_generators([0], CPU), CPU).onednn == (faster == "onednn")
     assert not gemm.use_onednn((784, 300, 300, 10))  # below the size where oneDNN's call per member pays
-    monkeypatch.setattr(P, "decide", lambda *a: dict(times, bf16_ms=0.5, bf16=True))
-    monkeypatch.setattr(P, "available", lambda: True)
-    assert gemm.use_onednn(teacher, 100, "bf16")  # bf16 products, only on oneDNN, beat MKL's fp32
+    # bf16 asked, and its step does not pay: the fp32 choice stands, and no layer rounds
+    assert gemm.use_onednn(teacher, 100, "bf16") == (faster == "onednn")
+    assert P.plan("bf16", teacher, 100, CPU) == (False, False, False)
+    step.update(bf16=True, bf16_gain_on_onednn=1.5)  # its step pays: oneDNN, with the layers the step timed
+    assert gemm.use_onednn(teacher, 100, "bf16")
+    assert P.plan("bf16", teacher, 100, CPU) == (True, True, False)
     assert gemm.use_onednn(teacher, 100, "fp32") == (faster == "onednn")
     from reproduce.results import provenance
     chosen = provenance(CPU, 1.0, commit="abc")["cpu_gemm_chosen"]  # records say which library each model used
     assert chosen["784-1200-1200-10 x 100 rows"] == ("oneDNN" if faster == "onednn" else "MKL")
     assert chosen["784-1200-1200-10 x 100 rows (bf16 asked)"] == "oneDNN"
+
+
+def test_with_onednn_insisted_on_bf16_must_beat_onednns_own_fp32_step(monkeypatch):
+    monkeypatch.setenv("REPRODUCE_CPU_GEMM", "onednn")
+    monkeypatch.setattr(P, "available", lambda: True)
+    step = {"onednn": False, "bf16": False, "bf16_layers": [True, True, False], "bf16_gain_on_onednn": 1.3}
+    monkeypatch.setattr(P, "decide_step", lambda *a: step)
+    teacher = (784, 1200, 1200, 10)
+    assert P.plan("bf16", teacher, 100, CPU) == (True, True, False)  # MKL's step would be faster, but not allowed
+    step["bf16_gain_on_onednn"] = 1.05
+    assert P.plan("bf16", teacher, 100, CPU) == (False, False, False)
+    step["bf16_gain_on_onednn"] = None  # no layer worth a bf16 step
+    assert P.plan("bf16", teacher, 100, CPU) == (False, False, False)
+
+
+def test_the_step_probe_times_every_path_and_decides_by_its_margins(tmp_path, monkeypatch):
+    """A real whole-step probe (no stub), cached: each path a positive time, decisions that follow from the times by
+    the stated margins, and a second ask read from the cache."""
+    monkeypatch.setenv("REPRODUCE_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(P, "_CACHE", None)
+    sizes = (96, 256, 256, 10)
+    got = P.decide_step(sizes, 32)
+    assert got["mkl_ms"] > 0 and got["fp32_ms"] > 0 and len(got["bf16_layers"]) == 3
+    ratio = got["mkl_ms"] / got["fp32_ms"]  # of rounded times: a decision at the margin may differ
+    assert got["onednn"] == (ratio >= P.ONEDNN_MIN_GAIN) or abs(ratio - P.ONEDNN_MIN_GAIN) < 0.01
+    if any(got["bf16_layers"]):
+        gain = min(got["mkl_ms"], got["fp32_ms"]) / got["bf16_ms"]
+        assert got["bf16"] == (gain >= P.MIN_GAIN) or abs(gain - P.MIN_GAIN) < 0.01
+    else:
+        assert got["bf16"] is False and "bf16_ms" not in got
+    assert json.loads((tmp_path / "products-probe.json").read_text())[P.machine_key()]["step 96-256-256-10 x 32"] == got
+    monkeypatch.setattr(P, "step_probe", lambda *a: pytest.fail("probed again instead of reading the cache"))
+    assert P.decide_step(list(sizes), 32) == got
+
+
+@needs_bf16
+def test_the_step_probe_times_the_path_it_names(monkeypatch):
+    """Each timed step runs its own path: MKL's batched products, oneDNN's in fp32, oneDNN's in bf16 (a step probe
+    that timed the same path three times would always find no gain)."""
+    seen = []
+    real = P._member_step
+
+    def spy(sizes, rows, onednn, bf16_layers, seed=0):
+        step = real(sizes, rows, onednn, bf16_layers, seed)
+        seen.append((onednn, tuple(bf16_layers)))
+        return step
+    monkeypatch.setattr(P, "_member_step", spy)
+    monkeypatch.setattr(P, "decide", lambda r, a, b: {"bf16": a == 40})
+    calls, real_linear = [], gemm.linear
+    monkeypatch.setattr(gemm, "linear", lambda *a, **k: calls.append(k.get("bf16", False)) or real_linear(*a, **k))
+    got = P.step_probe((30, 40, 5), 8, rounds=1, round_s=0.0)
+    assert seen == [(False, (False, False)), (True, (False, False)), (True, (False, True))]
+    assert set(got) >= {"mkl_ms", "fp32_ms", "bf16_ms"} and got["bf16_layers"] == [False, True]
+    assert True in calls and False in calls  # the bf16 step multiplied in bf16, the fp32 one did not

@@ -10,9 +10,11 @@ to float rounding, not bit for bit (tests check both against autograd's).
 On an Intel Xeon (Emerald Rapids, AVX-512, no AMX in its VM; 2 cores) it runs the other way: MKL's own CPU, and the
 core's teacher step takes 12.0 ms through MKL against 17.3 ms through oneDNN, the 4 x 2560 speech step 177 against
 294 ms (results/bench-precision/, the Intel record). So no library is right everywhere: `auto`, the default, uses
-oneDNN only for models large enough to gain (MIN_MACS_PER_EXAMPLE) where this PyTorch has it, it passes a check on first use, and a one-time probe of this
-machine at the model's layer shapes (precision.decide, cached with the CPU model) finds its products faster than
-MKL's. `REPRODUCE_CPU_GEMM=mkl` keeps every product on MKL; `onednn` insists on oneDNN for every model.
+oneDNN only for models large enough to gain (MIN_MACS_PER_EXAMPLE) where this PyTorch has it, it passes a check
+on first use, and a one-time probe of this machine (precision.decide_step, cached with the CPU model) finds one
+member's whole training step at the model's sizes faster through it than through MKL. The step, not its products
+alone: on the 2-core AMD EPYC (Zen 4) oneDNN's products at the teacher's shapes timed 1.07x faster than MKL's while
+the step they sit in ran 1.20x slower (13.71 against 11.44 ms, results/step-paths/amd-epyc.json). `REPRODUCE_CPU_GEMM=mkl` keeps every product on MKL; `onednn` insists on oneDNN for every model.
 """
 from __future__ import annotations
 
@@ -72,9 +74,9 @@ CHOSEN: dict[str, str] = {}
 
 def use_onednn(sizes, rows: int = 100, precision: str = "fp32") -> bool:
     """Whether the CPU training path of an MLP with these layer sizes, trained on `rows` examples per member per step,
-    multiplies through oneDNN (else MKL). auto: at least MIN_MACS_PER_EXAMPLE, and oneDNN's products (in bf16 where
-    precision.py would choose it for a layer) at least ONEDNN_MIN_GAIN times faster than MKL's over the model's
-    layers, by the one-time probe of this machine (precision.decide)."""
+    multiplies through oneDNN (else MKL). auto: at least MIN_MACS_PER_EXAMPLE, and one member's whole training step
+    through oneDNN at least ONEDNN_MIN_GAIN times faster than through MKL (or, with bf16 asked, the oneDNN step with
+    bf16 products MIN_GAIN times faster than both), by the one-time probe of this machine (precision.decide_step)."""
     want = _choice()
     if want == "mkl":
         return False
@@ -89,12 +91,10 @@ def use_onednn(sizes, rows: int = 100, precision: str = "fp32") -> bool:
     if sum(a * b for a, b in zip(sizes[:-1], sizes[1:])) < MIN_MACS_PER_EXAMPLE:
         return False
     from . import precision as P  # it times this module's products
-    probes = [P.decide(rows, a, b) for a, b in zip(sizes[:-1], sizes[1:])]
-    bf16 = precision == "bf16" and P.available()
-    mkl = sum(p["mkl_ms"] for p in probes)
-    onednn = sum(p["bf16_ms"] if bf16 and p["bf16"] else p["fp32_ms"] for p in probes)
-    faster = mkl >= P.ONEDNN_MIN_GAIN * onednn
-    CHOSEN[f"{'-'.join(map(str, sizes))} x {rows} rows{' (bf16 asked)' if bf16 else ''}"] = \
+    step = P.decide_step(sizes, rows)
+    asked = precision == "bf16" and P.available()
+    faster = bool(step["onednn"]) or (asked and bool(step["bf16"]))
+    CHOSEN[f"{'-'.join(map(str, sizes))} x {rows} rows{' (bf16 asked)' if asked else ''}"] = \
         "oneDNN" if faster else "MKL"
     return faster
 

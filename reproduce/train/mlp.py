@@ -20,7 +20,8 @@ class BatchedMLP(torch.nn.Module):
     """E independent ReLU MLPs sizes[0]-...-sizes[-1] with weights (E, fan_in, fan_out)."""
 
     def __init__(self, sizes: Sequence[int], generators: Sequence[torch.Generator], device: torch.device,
-                 precision: str = "fp32", rows: int = 100):
+                 precision: str = "fp32", rows: int = 100, path: tuple | None = None):
+        """path: (oneDNN?, bf16 per layer) instead of this machine's choice (the step probe times each path)."""
         super().__init__()
         self.sizes = tuple(int(s) for s in sizes)
         E = len(generators)
@@ -38,9 +39,12 @@ class BatchedMLP(torch.nn.Module):
             self.biases.append(torch.nn.Parameter(b))
         # the CPU path's products: oneDNN (member by member) or MKL (one bmm for all members), whichever this
         # machine runs faster at these shapes; see gemm.py
-        self.onednn = device.type == "cpu" and gemm.use_onednn(self.sizes, rows, precision)
         # per layer, bf16 products in training steps of `rows` examples per member (precision.py); all False in fp32
-        self.bf16 = _precision.plan(precision, self.sizes, rows, device)
+        if path is not None:
+            self.onednn, self.bf16 = bool(path[0]), tuple(bool(b) for b in path[1])
+        else:
+            self.onednn = device.type == "cpu" and gemm.use_onednn(self.sizes, rows, precision)
+            self.bf16 = _precision.plan(precision, self.sizes, rows, device)
         self._wb = None  # a training step's bf16 weights (forward_for_backward to backward_into)
 
     @property

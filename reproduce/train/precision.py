@@ -8,11 +8,15 @@ product's inputs are rounded to bf16 (8 significant bits) and its output from fp
 Whether bf16 pays depends on the CPU and on the product's shape: on a Xeon with AMX a 2048 x 2560 x 2560 product
 ran 4.9x faster in bf16, a 100 x 1200 x 1200 one only 1.2x; on an AMD EPYC with AVX512-BF16 about 2x; on a CPU
 without bf16 instructions it is slower. So each layer's three products (forward, gradient of the input, gradient
-of the weight), casts included, are timed once in fp32 and in bf16 at the layer's shape, and bf16 is used for the
-layer only when it is at least MIN_GAIN times faster. The decision is cached per CPU model, torch version and
-thread count in $REPRODUCE_DATA_DIR/products-probe.json (with the MKL and oneDNN fp32 timings that gemm.use_onednn
-reads), so a machine decides once, and it enters the checkpoint
-fingerprint (a run resumes only into the same arithmetic). Evaluation (predict, test errors, soft targets) stays fp32.
+of the weight), casts included, are timed once in fp32 and in bf16 at the layer's shape (decide), which picks the
+layers worth rounding (at least MIN_GAIN faster); then one member's whole step is timed through MKL, through oneDNN
+in fp32 and through oneDNN with those layers in bf16 (decide_step), and bf16 is used only when its step beats the
+faster fp32 step by MIN_GAIN. The step decides, not the products: the casts, copies and calls around the products
+count too (on the 2-core AMD EPYC, Zen 4, the teacher's oneDNN products timed 1.07x faster than MKL's and its step
+1.20x slower). Both probes are cached per CPU model, torch version and thread count in
+$REPRODUCE_DATA_DIR/products-probe.json (gemm.use_onednn reads the step's fp32 timings too), so a machine decides
+once, and the bf16 layers enter the checkpoint fingerprint (a run resumes only into the same arithmetic).
+Evaluation (predict, test errors, soft targets) stays fp32.
 
 Only the oneDNN path (large MLPs, gemm.use_onednn) has bf16 products; elsewhere (small MLPs on MKL, CUDA, the CNNs)
 "bf16" falls back to fp32 and plan() says so.
@@ -148,13 +152,97 @@ def decide(rows: int, fan_in: int, fan_out: int, fresh: bool = False) -> dict:
     return mine[key]
 
 
+def _member_step(sizes, rows: int, onednn: bool, bf16_layers, seed: int = 0):
+    """One member's training step at these sizes on one path, as the core runs it on CPU (the hand-written forward
+    and backward, the weight gradients fused into SGD's momentum buffers, the update), on random data; the parts of
+    a real step that do not depend on the path (loss, dropout masks, max-norm) are left out."""
+    from .mlp import BatchedMLP
+    g = torch.Generator().manual_seed(seed)
+    model = BatchedMLP(sizes, [g], torch.device("cpu"), path=(onednn, tuple(bf16_layers)))
+    x = torch.rand(1, rows, sizes[0], generator=g)
+    grad = torch.randn(1, rows, sizes[-1], generator=g) / rows
+    params = list(model.parameters())
+    bufs = [torch.zeros_like(p) for p in params]
+
+    @torch.no_grad()
+    def step():
+        model.forward_for_backward(x)
+        model.backward_into(grad, 0.9, bufs)
+        for p, b in zip(params, bufs):
+            p.sub_(b, alpha=1e-4)
+    return step
+
+
+def step_probe(sizes, rows: int, rounds: int = 7, round_s: float = 0.1) -> dict:
+    """One member's whole training step timed through MKL, through oneDNN in fp32 and, where this CPU has a oneDNN
+    bf16 GEMM and some layer's products gain (decide), through oneDNN with bf16 products in those layers; in turn
+    (A B C A B C ...) so that drift moves them alike. "onednn": oneDNN's fp32 step beats MKL's by ONEDNN_MIN_GAIN;
+    "bf16": the bf16 step beats the faster fp32 one by MIN_GAIN. One member, because a member's arithmetic must not
+    depend on how many seeds share its run."""
+    n = len(sizes) - 1
+    layers = tuple(bool(decide(rows, a, b)["bf16"]) for a, b in zip(sizes[:-1], sizes[1:])) if available() \
+        else (False,) * n
+    steps = {"mkl": _member_step(sizes, rows, False, (False,) * n), "fp32": _member_step(sizes, rows, True, (False,) * n)}
+    if any(layers):
+        steps["bf16"] = _member_step(sizes, rows, True, layers)
+    for step in steps.values():  # warm-up: oneDNN builds its kernels on first use
+        step()
+    t0 = time.perf_counter()
+    steps["mkl"]()
+    calls = max(2, int(round_s / max(time.perf_counter() - t0, 1e-6)))
+    times = {p: [] for p in steps}
+    for _ in range(rounds):
+        for p, step in steps.items():
+            t0 = time.perf_counter()
+            for _ in range(calls):
+                step()
+            times[p].append((time.perf_counter() - t0) / calls)
+    med = {p: statistics.median(v) for p, v in times.items()}
+    out = {f"{p}_ms": round(1e3 * t, 4) for p, t in med.items()}
+    # the rounds' range: on a shared 2-core VM a step's time wanders by tens of percent within a minute, and a
+    # record should show how close a decision was
+    out.update({f"{p}_ms_range": [round(1e3 * min(v), 4), round(1e3 * max(v), 4)] for p, v in times.items()})
+    out["bf16_layers"] = list(layers)
+    out["onednn_gain"] = round(med["mkl"] / med["fp32"], 3)
+    out["onednn"] = med["mkl"] / med["fp32"] >= ONEDNN_MIN_GAIN
+    if "bf16" in med:
+        out["gain"] = round(min(med["mkl"], med["fp32"]) / med["bf16"], 3)
+        out["bf16"] = out["gain"] >= MIN_GAIN
+        out["bf16_gain_on_onednn"] = round(med["fp32"] / med["bf16"], 3)
+    else:
+        out["gain"], out["bf16"], out["bf16_gain_on_onednn"] = None, False, None
+    out["calls_per_round"], out["rounds"] = calls, rounds
+    return out
+
+
+def decide_step(sizes, rows: int, fresh: bool = False) -> dict:
+    """The cached whole-step probe of an MLP of these sizes at `rows` examples per step on this machine, probed (a
+    second to a minute, by the model's size) and cached when new or when `fresh`."""
+    sizes = tuple(int(s) for s in sizes)
+    cache = _load()
+    mine = cache.setdefault(machine_key(), {})
+    key = f"step {'-'.join(map(str, sizes))} x {rows}"
+    if fresh or key not in mine:
+        mine[key] = step_probe(sizes, rows)
+        try:
+            atomic_write_json(_cache_path(), cache)
+        except OSError:  # a read-only data folder: decide again next time
+            pass
+    return mine[key]
+
+
 def plan(precision: str, sizes, rows: int, device: torch.device) -> tuple[bool, ...]:
-    """Per layer: whether its products run in bf16 (rows: examples per member per step)."""
+    """Per layer: whether its products run in bf16 (rows: examples per member per step). bf16 is used only where
+    the whole step with it beats the fp32 step this model would otherwise take: under auto the faster of MKL and
+    oneDNN by MIN_GAIN, with oneDNN insisted on (REPRODUCE_CPU_GEMM=onednn) oneDNN's fp32 step."""
     n = len(sizes) - 1
     if check(precision) == "fp32" or device.type != "cpu" or not available() or \
             not gemm.use_onednn(sizes, rows, precision):
         return (False,) * n
-    return tuple(bool(decide(rows, a, b)["bf16"]) for a, b in zip(sizes[:-1], sizes[1:]))
+    step = decide_step(sizes, rows)
+    pays = step["bf16"] if gemm._choice() == "auto" else \
+        (step["bf16_gain_on_onednn"] is not None and step["bf16_gain_on_onednn"] >= MIN_GAIN)
+    return tuple(bool(b) for b in step["bf16_layers"]) if pays else (False,) * n
 
 
 def describe(precision: str, layers: tuple[bool, ...]) -> str:
