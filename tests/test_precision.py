@@ -155,7 +155,7 @@ def test_the_probe_times_every_path_at_the_layer_shape(tmp_path, monkeypatch):
     got = P.decide(64, 300, 200)
     paths = P.PATHS if P.available() else P.PATHS[:2]
     assert all(got[f"{p}_ms"] > 0 and got[f"{p}_gflops"] > 0 for p in paths)
-    ratio = got["mkl_ms"] / got["fp32_ms"]  # of times rounded to 4 decimals: a decision at the margin may differ
+    ratio = got["mkl_ms"] / got["fp32_ms"]  # of times rounded to 4 significant digits: a decision at the margin may differ
     assert got["onednn"] == (ratio >= P.ONEDNN_MIN_GAIN) or abs(ratio - P.ONEDNN_MIN_GAIN) < 0.01
     if P.available():
         assert got["gain"] == pytest.approx(min(got["mkl_ms"], got["fp32_ms"]) / got["bf16_ms"], rel=2e-2)

@@ -126,7 +126,8 @@ def probe(rows: int, fan_in: int, fan_out: int) -> dict:
     flop = 3 * 2 * rows * fan_in * fan_out
     out = {}
     for p in paths:
-        out[f"{p}_ms"], out[f"{p}_gflops"] = round(1e3 * med[p], 4), round(flop / med[p] / 1e9, 1)
+        # 3 significant digits: a product slowed to under 0.05 GFLOP/s by a busy machine must not read as 0
+        out[f"{p}_ms"], out[f"{p}_gflops"] = float(f"{1e3 * med[p]:.4g}"), float(f"{flop / med[p] / 1e9:.3g}")
     out["onednn_gain"] = round(med["mkl"] / med["fp32"], 3)
     out["onednn"] = med["mkl"] / med["fp32"] >= ONEDNN_MIN_GAIN
     if "bf16" in med:
@@ -137,19 +138,23 @@ def probe(rows: int, fan_in: int, fan_out: int) -> dict:
     return out
 
 
-def decide(rows: int, fan_in: int, fan_out: int, fresh: bool = False) -> dict:
-    """The cached probe of this shape on this machine, probed (a second to a few seconds) and cached when new, or
-    when `fresh` (a benchmark measures now, and the next plan uses what it measured)."""
+def _cached(key: str, measure, fresh: bool) -> dict:
+    """This machine's cached answer under `key`, measured and cached when new or when `fresh`."""
     cache = _load()
     mine = cache.setdefault(machine_key(), {})
-    key = f"{rows}x{fan_in}x{fan_out}"
     if fresh or key not in mine:
-        mine[key] = probe(rows, fan_in, fan_out)
+        mine[key] = measure()
         try:
             atomic_write_json(_cache_path(), cache)
         except OSError:  # a read-only data folder: decide again next time
             pass
     return mine[key]
+
+
+def decide(rows: int, fan_in: int, fan_out: int, fresh: bool = False) -> dict:
+    """The cached probe of this shape on this machine, probed (a second to a few seconds) and cached when new, or
+    when `fresh` (a benchmark measures now, and the next plan uses what it measured)."""
+    return _cached(f"{rows}x{fan_in}x{fan_out}", lambda: probe(rows, fan_in, fan_out), fresh)
 
 
 def _member_step(sizes, rows: int, onednn: bool, bf16_layers, seed: int = 0):
@@ -198,10 +203,11 @@ def step_probe(sizes, rows: int, rounds: int = 7, round_s: float = 0.1) -> dict:
                 step()
             times[p].append((time.perf_counter() - t0) / calls)
     med = {p: statistics.median(v) for p, v in times.items()}
-    out = {f"{p}_ms": round(1e3 * t, 4) for p, t in med.items()}
+    out = {f"{p}_ms": float(f"{1e3 * t:.4g}") for p, t in med.items()}
     # the rounds' range: on a shared 2-core VM a step's time wanders by tens of percent within a minute, and a
     # record should show how close a decision was
-    out.update({f"{p}_ms_range": [round(1e3 * min(v), 4), round(1e3 * max(v), 4)] for p, v in times.items()})
+    out.update({f"{p}_ms_range": [float(f"{1e3 * min(v):.4g}"), float(f"{1e3 * max(v):.4g}")]
+                for p, v in times.items()})
     out["bf16_layers"] = list(layers)
     out["onednn_gain"] = round(med["mkl"] / med["fp32"], 3)
     out["onednn"] = med["mkl"] / med["fp32"] >= ONEDNN_MIN_GAIN
@@ -219,16 +225,7 @@ def decide_step(sizes, rows: int, fresh: bool = False) -> dict:
     """The cached whole-step probe of an MLP of these sizes at `rows` examples per step on this machine, probed (a
     second to a minute, by the model's size) and cached when new or when `fresh`."""
     sizes = tuple(int(s) for s in sizes)
-    cache = _load()
-    mine = cache.setdefault(machine_key(), {})
-    key = f"step {'-'.join(map(str, sizes))} x {rows}"
-    if fresh or key not in mine:
-        mine[key] = step_probe(sizes, rows)
-        try:
-            atomic_write_json(_cache_path(), cache)
-        except OSError:  # a read-only data folder: decide again next time
-            pass
-    return mine[key]
+    return _cached(f"step {'-'.join(map(str, sizes))} x {rows}", lambda: step_probe(sizes, rows), fresh)
 
 
 def plan(precision: str, sizes, rows: int, device: torch.device) -> tuple[bool, ...]:
