@@ -13,8 +13,8 @@ core's teacher step takes 12.0 ms through MKL against 17.3 ms through oneDNN, th
 oneDNN only for models large enough to gain (MIN_MACS_PER_EXAMPLE) where this PyTorch has it, it passes a check
 on first use, and a one-time probe of this machine (precision.decide_step, cached with the CPU model) finds one
 member's whole training step at the model's sizes faster through it than through MKL. The step, not its products
-alone: on the 2-core AMD EPYC (Zen 4) oneDNN's products at the teacher's shapes timed 1.07x faster than MKL's while
-the step they sit in ran 1.20x slower (13.71 against 11.44 ms, results/step-paths/amd-epyc.json). `REPRODUCE_CPU_GEMM=mkl` keeps every product on MKL; `onednn` insists on oneDNN for every model.
+alone: on the 2-core AMD EPYC (Zen 4) oneDNN's products at the teacher's shapes timed 1.05x faster than MKL's while
+the step they sit in ran 1.13x slower (15.48 against 13.70 ms, results/step-paths/amd-epyc.json). `REPRODUCE_CPU_GEMM=mkl` keeps every product on MKL; `onednn` insists on oneDNN for every model.
 """
 from __future__ import annotations
 

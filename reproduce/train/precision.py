@@ -12,8 +12,8 @@ of the weight), casts included, are timed once in fp32 and in bf16 at the layer'
 layers worth rounding (at least MIN_GAIN faster); then one member's whole step is timed through MKL, through oneDNN
 in fp32 and through oneDNN with those layers in bf16 (decide_step), and bf16 is used only when its step beats the
 faster fp32 step by MIN_GAIN. The step decides, not the products: the casts, copies and calls around the products
-count too (on the 2-core AMD EPYC, Zen 4, the teacher's oneDNN products timed 1.07x faster than MKL's and its step
-1.20x slower). Both probes are cached per CPU model, torch version and thread count in
+count too (on the 2-core AMD EPYC, Zen 4, the teacher's oneDNN products timed 1.05x faster than MKL's and its step
+1.13x slower: results/step-paths/amd-epyc.json). Both probes are cached per CPU model, torch version and thread count in
 $REPRODUCE_DATA_DIR/products-probe.json (gemm.use_onednn reads the step's fp32 timings too), so a machine decides
 once, and the bf16 layers enter the checkpoint fingerprint (a run resumes only into the same arithmetic).
 Evaluation (predict, test errors, soft targets) stays fp32.
@@ -190,18 +190,13 @@ def step_probe(sizes, rows: int, rounds: int = 7, round_s: float = 0.1) -> dict:
     steps = {"mkl": _member_step(sizes, rows, False, (False,) * n), "fp32": _member_step(sizes, rows, True, (False,) * n)}
     if any(layers):
         steps["bf16"] = _member_step(sizes, rows, True, layers)
+    from ..bench import time_interleaved  # the benchmarks' timer, paths in turn (A B C A B C ...)
     for step in steps.values():  # warm-up: oneDNN builds its kernels on first use
         step()
     t0 = time.perf_counter()
     steps["mkl"]()
     calls = max(2, int(round_s / max(time.perf_counter() - t0, 1e-6)))
-    times = {p: [] for p in steps}
-    for _ in range(rounds):
-        for p, step in steps.items():
-            t0 = time.perf_counter()
-            for _ in range(calls):
-                step()
-            times[p].append((time.perf_counter() - t0) / calls)
+    times, _ = time_interleaved(steps, torch.device("cpu"), calls, rounds, 0)
     med = {p: statistics.median(v) for p, v in times.items()}
     out = {f"{p}_ms": float(f"{1e3 * t:.4g}") for p, t in med.items()}
     # the rounds' range: on a shared 2-core VM a step's time wanders by tens of percent within a minute, and a
