@@ -190,13 +190,19 @@ def step_probe(sizes, rows: int, rounds: int = 7, round_s: float = 0.1) -> dict:
     steps = {"mkl": _member_step(sizes, rows, False, (False,) * n), "fp32": _member_step(sizes, rows, True, (False,) * n)}
     if any(layers):
         steps["bf16"] = _member_step(sizes, rows, True, layers)
-    from ..bench import time_interleaved  # the benchmarks' timer, paths in turn (A B C A B C ...)
     for step in steps.values():  # warm-up: oneDNN builds its kernels on first use
         step()
     t0 = time.perf_counter()
     steps["mkl"]()
     calls = max(2, int(round_s / max(time.perf_counter() - t0, 1e-6)))
-    times, _ = time_interleaved(steps, torch.device("cpu"), calls, rounds, 0)
+    # bench.time_interleaved's loop, written here because the training core may not import the application layer
+    times = {p: [] for p in steps}
+    for _ in range(rounds):
+        for p, step in steps.items():
+            t0 = time.perf_counter()
+            for _ in range(calls):
+                step()
+            times[p].append((time.perf_counter() - t0) / calls)
     med = {p: statistics.median(v) for p, v in times.items()}
     out = {f"{p}_ms": float(f"{1e3 * t:.4g}") for p, t in med.items()}
     # the rounds' range: on a shared 2-core VM a step's time wanders by tens of percent within a minute, and a
