@@ -1,4 +1,6 @@
 """The training core on small synthetic data: augmentation, the model axis, determinism, resume, learning."""
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -80,6 +82,22 @@ def test_schedules():
     assert lr.shape == (41,) and abs(float(lr[0]) - 0.2) < 1e-7 and float(lr[39]) < 0.001
     assert abs(float(lr[20]) - 0.1) < 1e-6  # cosine: half way, half the peak
     assert abs(float(mom[0]) - 0.5) < 1e-7 and abs(float(mom[10]) - 0.7) < 1e-6 and abs(float(mom[30]) - 0.9) < 1e-7
+
+
+def test_the_2012_dropout_schedule():
+    """Hinton et al. 2012: the lr decays by a factor each epoch, and with damped momentum each step's lr is scaled
+    by (1 - momentum), so the step size stays bounded as momentum ramps from 0.5 to 0.99."""
+    cfg = TrainConfig(epochs=4, lr=10.0, lr_schedule="exponential", lr_decay=0.5, momentum=0.99, momentum_start=0.5,
+                      momentum_ramp_epochs=2)
+    lr, mom = schedules(cfg, steps_per_epoch=10, device=CPU)
+    assert torch.allclose(lr[[0, 9, 10, 25, 39]], torch.tensor([10.0, 10.0, 5.0, 2.5, 1.25]))
+    damped, mom2 = schedules(dataclasses.replace(cfg, damped_momentum=True), steps_per_epoch=10, device=CPU)
+    assert torch.equal(mom, mom2) and torch.allclose(damped, lr * (1 - mom))
+    assert abs(float(damped[0]) - 5.0) < 1e-6 and abs(float(damped[39]) - 1.25 * 0.01) < 1e-6
+    with pytest.raises(UserError, match="lr_decay"):
+        TrainConfig(lr_schedule="exponential", lr_decay=1.5)
+    with pytest.raises(UserError, match="damped_momentum=1 must be true or false"):
+        TrainConfig(damped_momentum=1)
 
 
 def test_bad_config_is_a_user_error():
@@ -364,3 +382,50 @@ def test_soft_targets_belong_to_the_image_they_are_applied_to(data):
                              input_dropout=0.0, hidden_dropout=0.0))
     res = Trainer(cfg, [0, 1], train, test, teacher_logits=teacher, progress=False).run()
     assert all(e < 40 for e in res.history[6]["test_errors"]), res.history[6]  # of 300; chance is ~270
+
+
+def test_snapshots_keep_the_state_at_their_epochs_and_load_untrained(data, tmp_path):
+    """A run with snapshot_epochs keeps each such epoch's state beside its checkpoint; a Trainer pointed at a
+    snapshot and stopped at its epoch gives back exactly the model a run stopped there had, training nothing."""
+    train, test = data
+    cfg, ck = TrainConfig(**RECIPE), tmp_path / "teacher-x.pt"
+    at1 = Trainer(cfg, [1, 2], train, test, progress=False).run(stop_after_epoch=1)
+    full = Trainer(cfg, [1, 2], train, test, checkpoint=ck, progress=False, snapshot_epochs=[1, 2]).run()
+    t = Trainer(cfg, [1, 2], train, test, checkpoint=ck, progress=False)
+    assert [t.snapshot_path(e).name for e in (1, 2)] == ["teacher-x-epoch1.pt", "teacher-x-epoch2.pt"]
+    assert all(t.snapshot_path(e).exists() for e in (1, 2)) and not t.snapshot_path(3).exists()
+    t.checkpoint = t.snapshot_path(1)
+    back = t.run(stop_after_epoch=1)
+    assert back.resumed_from_epoch == 1 and sorted(back.history) == [1]
+    assert all(torch.equal(p, q) for p, q in zip(at1.model.parameters(), back.model.parameters()))
+    assert not all(torch.equal(p, q) for p, q in zip(full.model.parameters(), back.model.parameters()))
+    # and stopping at an epoch already passed trains nothing either
+    again = Trainer(cfg, [1, 2], train, test, checkpoint=ck, progress=False).run(stop_after_epoch=2)
+    assert again.resumed_from_epoch == 3
+    assert all(torch.equal(p, q) for p, q in zip(full.model.parameters(), again.model.parameters()))
+
+
+def test_code_digest_sees_code_not_comments_or_docstrings():
+    from reproduce.train.fingerprint import code_digest
+    src = 'def f(x):\n    """Doubles."""\n    return 2 * x  # why\n'
+    same = [src.replace("Doubles.", "Twice x."), src.replace("# why", "# because"), src.replace("2 * x", "2*x")]
+    assert all(code_digest([s]) == code_digest([src]) for s in same)
+    changed = [src.replace("2 * x", "3 * x"), src.replace("def f", "def g"), src + "y = 1\n"]
+    assert all(code_digest([s]) != code_digest([src]) for s in changed)
+    assert code_digest(["x = 1", "y = 2"]) != code_digest(["y = 2", "x = 1"])
+
+
+def test_the_teacher_keeps_snapshots_that_load_by_epoch(data_dir):
+    """The shared MNIST teacher keeps its state at SNAPSHOT_FRACTIONS of its epochs; load_snapshot gives the
+    teacher of an epoch back, and names the epochs it has when asked for another."""
+    from reproduce.experiments import teacher as T
+    x, y = synthetic(300)
+    train = DeviceImages(x, y, CPU)
+    recipe = dict(T.get_profile("mnist", "smoke")["teacher"], epochs=10, train_subset=None, batch_size=50)
+    assert T.snapshot_epochs(recipe) == [1, 2, 3, 5, 7]
+    final = T.train_teacher(recipe, 1, train, None, progress=False).model
+    at5 = T.load_snapshot(recipe, 1, 5, train)
+    assert not all(torch.equal(p, q) for p, q in zip(final.parameters(), at5.parameters()))
+    assert all(torch.equal(p, q) for p, q in zip(final.parameters(), T.load_snapshot(recipe, 1, 10, train).parameters()))
+    with pytest.raises(UserError, match=r"epochs \[1, 2, 3, 5, 7\]"):
+        T.load_snapshot(recipe, 1, 4, train)

@@ -36,7 +36,10 @@ def run(run_: Run, progress: bool, log):
     teacher_logits = None
     for role in ROLES:
         seeds_r = [SEED_BASE[role] + i for i in range(n)]
-        result = train_role(role, cfg[role], seeds_r, train, test, teacher_logits, progress, cfg["profile"])
+        if role == "teacher":
+            result = shared_teacher.train_teacher(cfg[role], n, train, test, progress, cfg["profile"])
+        else:
+            result = train_role(role, cfg[role], seeds_r, train, test, teacher_logits, progress, cfg["profile"])
         errors = result.model.count_errors(test).tolist()
         roles[role] = {"seeds": seeds_r, "test_errors": summarize(errors), "wall_s": round(result.wall_s, 2),
                        "resumed_from_epoch": result.resumed_from_epoch,

@@ -33,11 +33,14 @@ class TrainConfig:
     epochs: int = 10                    # passes over the training set (drop-last batches)
     batch_size: int = 100               # examples per member per step
     lr: float = 0.05                    # peak learning rate
-    lr_schedule: str = "cosine"         # "cosine" (to zero over the run) or "constant"
+    lr_schedule: str = "cosine"         # "cosine" (to zero over the run), "constant" or "exponential"
+    lr_decay: float = 1.0               # "exponential": the lr's factor per epoch (Hinton et al. 2012: 0.998)
     warmup_epochs: float = 0.0          # linear warm-up of the lr, in epochs
     momentum: float = 0.9               # final momentum
     momentum_start: float | None = None  # if set, momentum ramps linearly from this ...
     momentum_ramp_epochs: float = 0.0   # ... to `momentum` over this many epochs (Hinton et al. 2012)
+    damped_momentum: bool = False       # each step's lr times (1 - its momentum): the 2012 dropout paper's update,
+                                        # whose step size does not grow 100x as momentum ramps to 0.99
     max_norm: float | None = None       # L2 bound on each unit's incoming weights, None = off
     jitter: int = 0                     # random shift of the input, in pixels (0..PAD)
     input_dropout: float = 0.0          # drop probability of input pixels
@@ -63,13 +66,16 @@ class TrainConfig:
         if self.precision not in PRECISIONS:
             raise UserError(f"precision={self.precision!r}; allowed: {', '.join(map(repr, PRECISIONS))} (bf16 "
                             "products where this CPU runs them faster; see reproduce/train/precision.py)")
-        if self.lr_schedule not in ("cosine", "constant"):
-            raise UserError(f"lr_schedule={self.lr_schedule!r}; allowed: 'cosine', 'constant'")
+        if self.lr_schedule not in ("cosine", "constant", "exponential"):
+            raise UserError(f"lr_schedule={self.lr_schedule!r}; allowed: 'cosine', 'constant', 'exponential'")
+        if not 0 < self.lr_decay <= 1:
+            raise UserError(f"lr_decay={self.lr_decay} must be in (0, 1] (the lr's factor per epoch)")
 
     def _check_types(self) -> None:
         """Each field of the type its annotation says (an int is a float; a bool is neither), so that a value
         given as text (`--set teacher.epochs=abc`) is an error naming the field, not a TypeError deep inside."""
         kinds = {"int": is_int, "float": is_number, "str": lambda v: isinstance(v, str),
+                 "bool": lambda v: isinstance(v, bool),
                  "tuple": lambda v: isinstance(v, (tuple, list))}
         for f in dataclasses.fields(self):
             value, (base, *rest) = getattr(self, f.name), [t.strip() for t in str(f.type).split("|")]
@@ -79,7 +85,7 @@ class TrainConfig:
             if ok and base == "tuple":  # layer widths; () for a CNN, whose shape is its `arch`
                 ok = len(value) != 1 and all(is_int(w) and w >= 1 for w in value)
             if not ok:
-                want = {"int": "an integer", "float": "a number", "str": "a string",
+                want = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
                         "tuple": "a list of at least two positive integers, e.g. [784, 800, 800, 10]"}[base]
                 raise UserError(f"{f.name}={value!r} must be {want}" + (" or null" if "None" in rest else ""))
 
@@ -93,6 +99,8 @@ def schedules(cfg: TrainConfig, steps_per_epoch: int, device) -> tuple[torch.Ten
     t = torch.arange(total, dtype=torch.float64)
     if cfg.lr_schedule == "cosine":
         lr = cfg.lr * 0.5 * (1 + torch.cos(math.pi * t / total))
+    elif cfg.lr_schedule == "exponential":  # once per epoch, as in Hinton et al. 2012
+        lr = cfg.lr * cfg.lr_decay ** torch.div(t, steps_per_epoch, rounding_mode="floor")
     else:
         lr = torch.full_like(t, cfg.lr)
     warm = cfg.warmup_epochs * steps_per_epoch
@@ -102,6 +110,8 @@ def schedules(cfg: TrainConfig, steps_per_epoch: int, device) -> tuple[torch.Ten
     if cfg.momentum_start is not None and cfg.momentum_ramp_epochs > 0:
         frac = torch.clamp(t / (cfg.momentum_ramp_epochs * steps_per_epoch), max=1.0)
         mom = cfg.momentum_start + (cfg.momentum - cfg.momentum_start) * frac
+    if cfg.damped_momentum:  # v = m v + (1 - m) g, w -= lr v; exact for a constant m, close while m ramps slowly
+        lr = lr * (1 - mom)
     # one extra entry so that the (unused) index after the last step stays in range
     pad = lambda v: torch.cat([v, v[-1:]]).to(torch.float32).to(device)  # noqa: E731
     return pad(lr), pad(mom)

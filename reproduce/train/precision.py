@@ -34,6 +34,7 @@ from ..io import atomic_write_json, data_dir
 from ..machine import cpu_info
 from . import gemm
 from .config import PRECISIONS
+from .timing import time_interleaved
 MIN_GAIN = 1.1  # bf16 for a layer only when its three products run at least this much faster, casts included
 ONEDNN_MIN_GAIN = 1.05  # oneDNN's fp32 for a model only when its layers' products run this much faster than MKL's
 _CACHE: dict | None = None
@@ -195,14 +196,7 @@ def step_probe(sizes, rows: int, rounds: int = 7, round_s: float = 0.1) -> dict:
     t0 = time.perf_counter()
     steps["mkl"]()
     calls = max(2, int(round_s / max(time.perf_counter() - t0, 1e-6)))
-    # bench.time_interleaved's loop, written here because the training core may not import the application layer
-    times = {p: [] for p in steps}
-    for _ in range(rounds):
-        for p, step in steps.items():
-            t0 = time.perf_counter()
-            for _ in range(calls):
-                step()
-            times[p].append((time.perf_counter() - t0) / calls)
+    times = time_interleaved(steps, torch.device("cpu"), calls, rounds, warmup=0)[0]
     med = {p: statistics.median(v) for p, v in times.items()}
     out = {f"{p}_ms": float(f"{1e3 * t:.4g}") for p, t in med.items()}
     # the rounds' range: on a shared 2-core VM a step's time wanders by tens of percent within a minute, and a

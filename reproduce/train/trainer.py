@@ -46,7 +46,8 @@ class Trainer:
                  checkpoint: Path | None = None, checkpoint_dir: Path | None = None,
                  checkpoint_every_s: float | None = None, use_cuda_graph: bool = True, progress: bool = True,
                  name: str = "model", desc: str | None = None, evals: dict | None = None,
-                 manual_backward: bool | None = None):
+                 manual_backward: bool | None = None, snapshot_epochs: Sequence[int] = ()):
+        self.snapshot_epochs = frozenset(int(e) for e in snapshot_epochs)  # epochs whose state is also kept aside
         self.evals = dict(evals or {})  # more sets to count errors on at each evaluation: history "<name>_errors"
         self.cfg, self.seeds, self.train, self.test = cfg, [int(s) for s in seeds], train, test
         self.device = train.device
@@ -330,6 +331,14 @@ class Trainer:
             state = self.state_dict(epoch, history, wall_s)
             atomic_write(self.checkpoint, lambda f: torch.save(state, f))
 
+    def snapshot_path(self, epoch: int) -> Path | None:
+        """Where the state at `snapshot_epochs` epoch goes: beside the checkpoint, `<checkpoint>-epoch<N>.pt`. A
+        Trainer built with `checkpoint=` that path and run(stop_after_epoch=N) gives that model back untrained."""
+        if self.checkpoint is None:
+            return None
+        c = Path(self.checkpoint)
+        return c.with_name(f"{c.stem}-epoch{epoch}{c.suffix}")
+
     def _try_resume(self) -> tuple[int, dict]:
         self._wall_before = 0.0  # seconds earlier processes spent on this checkpoint's epochs
         if self.checkpoint is None or not Path(self.checkpoint).exists():
@@ -363,7 +372,8 @@ class Trainer:
 
         def wall():  # a resumed stage reports the whole stage's time, not only this process's share
             return self._wall_before + time.perf_counter() - t0
-        bar = _progress(range(start_epoch, self.cfg.epochs), self.progress, self.desc, self.cfg.epochs, start_epoch)
+        end = self.cfg.epochs if stop_after_epoch is None else min(self.cfg.epochs, max(start_epoch, stop_after_epoch))
+        bar = _progress(range(start_epoch, end), self.progress, self.desc, self.cfg.epochs, start_epoch)
         for epoch in bar:
             self._new_epoch()
             self._ensure_graph()
@@ -383,12 +393,12 @@ class Trainer:
                     shown = errs if errs is None or len(errs) <= 4 else f"mean {sum(errs) / len(errs):.0f}, " \
                         f"min {min(errs)}, max {max(errs)}"
                     bar.set_postfix(loss=f"{sum(point['loss']) / self.E:.4f}", err=shown)
-            if done == self.cfg.epochs or time.monotonic() - last_save >= self.checkpoint_every_s:
+            if done in self.snapshot_epochs and self.checkpoint is not None:
+                state = self.state_dict(done, history, wall())
+                atomic_write(self.snapshot_path(done), lambda f: torch.save(state, f))
+            if done == end or time.monotonic() - last_save >= self.checkpoint_every_s:
                 self._save(done, history, wall())
                 last_save = time.monotonic()
-            if stop_after_epoch is not None and done >= stop_after_epoch:
-                self._save(done, history, wall())
-                break
         if max(history, default=0) >= self.cfg.epochs:
             self._finish()
         return TrainResult(self.model, history, wall(), start_epoch)
