@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The long CPU `paper` runs, one after another, from a git worktree pinned at a clean commit (so their records say
+# "clean"), each resuming from its checkpoints: rerun the same line in the next session and it goes on where the
+# last one stopped. Records go to RESULTS; copy them into results/ from a clean commit.
+#
+#   git worktree add /work/wt-paper HEAD
+#   nohup setsid scripts/cpu_queue.sh /work/wt-paper ~/res-paper mnist omitted-digit temperature-sweep \
+#       > ~/queue.log 2>&1 &
+#
+# Uses this checkout's environment (.venv, `make env`) with the worktree's code first on the path.
+set -u
+WT=$(cd "${1:?usage: cpu_queue.sh WORKTREE RESULTS EXPERIMENT...}" && pwd); RES=${2:?results folder}; shift 2
+PY=${PY:-$(cd "$(dirname "$0")/.." && pwd)/.venv/bin/python}
+export REPRODUCE_DATA_DIR=${REPRODUCE_DATA_DIR:-$HOME/.cache/reproduce-distillation} PYTHONUNBUFFERED=1
+[ -z "$(git -C "$WT" status --porcelain)" ] || { echo "$WT has changes: its records would say dirty" >&2; exit 2; }
+for exp in "$@"; do
+  echo "[$(date +%F' '%T)] start $exp at $(git -C "$WT" rev-parse --short HEAD)"
+  (cd "$WT" && PYTHONPATH="$WT" "$PY" -m reproduce.cli run "$exp" --profile "${PROFILE:-paper}" --results-dir "$RES") \
+    || { echo "[$(date +%F' '%T)] $exp failed (rc $?)"; exit 1; }
+  echo "[$(date +%F' '%T)] done $exp"
+done
