@@ -100,6 +100,17 @@ def test_the_2012_dropout_schedule():
         TrainConfig(damped_momentum=1)
 
 
+def test_a_later_option_at_its_no_op_keeps_old_fingerprints():
+    """Records and checkpoints are keyed by the recipe's fields: an option added later must leave the key of a recipe
+    that does not use it as it was (d205db7569cb0fa1: the default recipe's key before lr_decay and damped_momentum),
+    or every committed record would look stale and every checkpoint would be retrained."""
+    from reproduce.train import config_fingerprint
+    assert config_fingerprint(TrainConfig().to_dict()) == "d205db7569cb0fa1"
+    used = TrainConfig(lr_schedule="exponential", lr_decay=0.998, damped_momentum=True).to_dict()
+    assert used["lr_decay"] == 0.998 and used["damped_momentum"] is True
+    assert TrainConfig(**used) == TrainConfig(lr_schedule="exponential", lr_decay=0.998, damped_momentum=True)
+
+
 def test_bad_config_is_a_user_error():
     with pytest.raises(UserError, match="jitter"):
         TrainConfig(jitter=5)

@@ -27,6 +27,10 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+# fields added after records were made, with the value that leaves training as it was (TrainConfig.to_dict)
+LATER_FIELDS = {"lr_decay": 1.0, "damped_momentum": False}
+
+
 @dataclass
 class TrainConfig:
     sizes: tuple = (784, 800, 800, 10)  # layer widths
@@ -90,7 +94,10 @@ class TrainConfig:
                 raise UserError(f"{f.name}={value!r} must be {want}" + (" or null" if "None" in rest else ""))
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The fields, less those added after records were made when they hold their no-op value: a recipe that
+        does not use a later option keeps the fingerprint (of its record, of its checkpoints) it had before."""
+        return {k: v for k, v in dataclasses.asdict(self).items()
+                if not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
 
 
 def schedules(cfg: TrainConfig, steps_per_epoch: int, device) -> tuple[torch.Tensor, torch.Tensor]:
