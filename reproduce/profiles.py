@@ -53,12 +53,17 @@ MNIST = {
 # set is about a fifth of the no-3s set, so it gets 4x the epochs to see a similar number of steps.
 # The teacher is the MNIST chapter's teacher of the same profile (shared checkpoint); `teacher_seeds` None = that
 # chapter's seeds, or e.g. --set teacher_seeds=1 to reuse the teacher of `reproduce run mnist --seeds 1`.
+# `teacher_epoch` (absent or null: the teacher's last epoch) picks an earlier, softer state of it among the
+# snapshots its run keeps (experiments/teacher.py SNAPSHOT_FRACTIONS), chosen on the validation split.
 OMITTED_DIGIT = {
-    "smoke": {"seeds": 2, "teacher_seeds": None, "val_size": 2000, "no3": dict(_DISTILLED, epochs=3, train_subset=5000),
+    "smoke": {"seeds": 2, "teacher_seeds": None, "teacher_epoch": None, "val_size": 2000,
+              "no3": dict(_DISTILLED, epochs=3, train_subset=5000),
               "only78": dict(_DISTILLED, epochs=3, train_subset=5000)},
-    "quick": {"seeds": 2, "teacher_seeds": None, "val_size": 5000, "no3": dict(_DISTILLED, epochs=30, eval_every=3),
+    "quick": {"seeds": 2, "teacher_seeds": None, "teacher_epoch": None, "val_size": 5000,
+              "no3": dict(_DISTILLED, epochs=30, eval_every=3),
               "only78": dict(_DISTILLED, epochs=120, eval_every=12)},
-    "paper": {"seeds": 3, "teacher_seeds": None, "val_size": 5000, "no3": dict(_DISTILLED, epochs=300, eval_every=10),
+    "paper": {"seeds": 3, "teacher_seeds": None, "teacher_epoch": None, "val_size": 5000,
+              "no3": dict(_DISTILLED, epochs=300, eval_every=10),
               "only78": dict(_DISTILLED, epochs=1200, eval_every=40)},
 }
 

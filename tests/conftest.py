@@ -14,6 +14,15 @@ from reproduce.results import REPO_ROOT
 os.environ.setdefault("REPRODUCE_NO_PROGRESS", "1")
 
 
+def private_mnist(folder: Path) -> Path:
+    """A data folder holding a copy of the shared MNIST cache (fetched once), and nothing of any earlier run."""
+    data.load_mnist()
+    (folder / "mnist").mkdir(parents=True, exist_ok=True)
+    for f in (data.cache_path(), data.cache_path().with_suffix(".npz.sha256")):
+        shutil.copy(f, folder / "mnist" / f.name)
+    return folder
+
+
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
     """An empty, private data folder (REPRODUCE_DATA_DIR)."""
@@ -31,11 +40,7 @@ def executed(tmp_path_factory):
     """Execute every notebook at smoke; records go to a private results folder, checkpoints to a private data dir."""
     import papermill
     tmp = tmp_path_factory.mktemp("e2e")
-    data.load_mnist()  # the shared cache, fetched once; copied so that no checkpoint of an earlier run is reused
-    private = tmp / "data" / "mnist"
-    private.mkdir(parents=True)
-    for f in (data.cache_path(), data.cache_path().with_suffix(".npz.sha256")):
-        shutil.copy(f, private / f.name)
+    private_mnist(tmp / "data")  # a copy, so that no checkpoint of an earlier run is reused
     old = os.environ.get("REPRODUCE_DATA_DIR")
     os.environ["REPRODUCE_DATA_DIR"] = str(tmp / "data")
     try:

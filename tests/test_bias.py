@@ -4,6 +4,7 @@ import torch
 
 from reproduce import bias
 from reproduce.experiments import omitted_digit as od
+from reproduce.experiments import teacher as shared_teacher
 
 
 def constructed_logits():
@@ -130,3 +131,24 @@ def test_prior_matched_shift_reads_no_labels_and_hits_the_prior():
         i = int(torch.searchsorted(shifts, s[e:e + 1]))
         assert abs(float(mass[e, i]) - 0.1) <= float((mass[e] - 0.1).abs().min()) + 1e-6 and abs(float(mass[e, i]) - 0.1) < 0.01
         assert 3.0 < float(s[e]) < 5.0  # undoes most of the -4 handicap
+
+
+def test_the_omitted_digit_students_can_learn_from_an_earlier_teacher(tmp_path, monkeypatch):
+    """teacher_epoch picks a snapshot of the shared teacher: the students learn from that state (its test errors,
+    not the last state's, are recorded), and an epoch with no snapshot is a UserError naming the epochs kept."""
+    import pytest
+    from reproduce.errors import UserError
+    from tests.conftest import private_mnist
+    monkeypatch.setenv("REPRODUCE_DATA_DIR", str(private_mnist(tmp_path / "data")))
+    monkeypatch.setenv("REPRODUCE_CPU_GEMM", "mkl")  # no probe of the library in the fresh data folder
+    small = ["teacher_seeds=1", "no3.epochs=1", "only78.epochs=1", "no3.train_subset=1000", "only78.train_subset=1000"]
+    early = od.run(profile="smoke", seeds=1, device="cpu", overrides=small + ["teacher_epoch=1"],
+                   results_dir=tmp_path, progress=False, log=lambda *a: None)
+    cfg = early["config"]
+    assert cfg["teacher_epoch"] == 1 and "teacher_epoch" not in od.resolve_config("smoke", 1, small)
+    _, train, test = shared_teacher.device_data(torch.device("cpu"))  # the run trained the teacher; this loads it
+    last = shared_teacher.train_teacher(cfg["teacher"], 1, train, test, progress=False)
+    assert last.resumed_from_epoch == cfg["teacher"]["epochs"]
+    assert early["results"]["teacher_test_errors"]["values"] != last.model.count_errors(test).tolist()
+    with pytest.raises(UserError, match=r"teacher_epoch=5: the teacher keeps its state at epochs \[1, 2, 3, 4\]"):
+        od.resolve_config("smoke", 1, small + ["teacher_epoch=5"])

@@ -17,6 +17,7 @@ import pytest
 from reproduce.datasets import mnist as data
 from reproduce import io as rio
 from reproduce.results import read_record, write_record
+from tests.conftest import private_mnist
 
 TINY = ["run", "mnist", "--profile", "smoke", "--rerun", "--no-progress", "--set", "teacher.epochs=4",
         "--set", "teacher.train_subset=1000", "--set", "small.train_subset=1000", "--set", "distilled.train_subset=1000",
@@ -24,12 +25,7 @@ TINY = ["run", "mnist", "--profile", "smoke", "--rerun", "--no-progress", "--set
 
 
 def _private_data(tmp_path, name):
-    data.load_mnist()
-    d = tmp_path / name / "mnist"
-    d.mkdir(parents=True)
-    for f in (data.cache_path(), data.cache_path().with_suffix(".npz.sha256")):
-        (d / f.name).write_bytes(f.read_bytes())
-    return tmp_path / name
+    return private_mnist(tmp_path / name)
 
 
 def _cli(args, data_dir, results, **kw):

@@ -14,7 +14,7 @@ import torch
 
 from .. import bias
 from ..train import DeviceImages, TrainConfig
-from ..errors import UserError
+from ..errors import UserError, is_int
 from ..profiles import apply_overrides, check_int, get_profile
 from ..results import summarize
 from .common import Run, experiment, role_config, train_role
@@ -43,6 +43,13 @@ def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> di
     teacher_cfg = shared_teacher.teacher_config(profile, recipes["teacher_seeds"])
     cfg = {"experiment": NAME, "profile": profile, "seeds": n, "val_size": v,
            "teacher": teacher_cfg["teacher"], "teacher_seeds": teacher_cfg["seeds"]}
+    epoch = recipes.get("teacher_epoch")
+    if epoch is not None:  # an earlier, softer state of the teacher (a snapshot its run kept); absent: its last
+        kept = shared_teacher.snapshot_epochs(cfg["teacher"]) + [cfg["teacher"]["epochs"]]
+        if not is_int(epoch) or epoch not in kept:
+            raise UserError(f"teacher_epoch={epoch!r}: the teacher keeps its state at epochs {kept}; choose one, "
+                            "or null for the last")
+        cfg["teacher_epoch"] = int(epoch)
     for name in TRANSFER_SETS:
         cfg[name] = role_config(name, recipes[name])
         if cfg[name]["temperature"] is None:
@@ -65,6 +72,8 @@ def transfer_indices(labels: np.ndarray, pool: np.ndarray, keep: list[int]) -> n
 def run(run_: Run, progress: bool, log):
     cfg, dev = run_.cfg, run_.device
     m, train, test, teacher = shared_teacher.data_and_teacher(cfg, dev, progress)
+    if cfg.get("teacher_epoch") is not None:
+        teacher = shared_teacher.load_snapshot(cfg["teacher"], cfg["teacher_seeds"], cfg["teacher_epoch"], train, test)
     teacher_errors = teacher.count_errors(test).tolist()
     log(f"teacher: test errors {teacher_errors}")
     teacher_logits = teacher.predict(train)  # (E_t, 60000, 10): soft targets, no jitter, no dropout
