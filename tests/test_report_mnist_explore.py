@@ -4,10 +4,11 @@ import json
 from reproduce.reports import mnist as rx
 
 
-def _record(path, tag, lr, copies, grid):
+def _record(path, tag, lr, copies, grid, **newer):
     rec = {"results": {"grid": [dict(temperature=t, hard_weight=a, val_errors=v, test_errors=e,
                                      best_val_errors_on_curve=v) for t, a, v, e in grid],
-                       "lr": lr, "jitter_copies": copies, "val_size": 5000, "recipe": {"epochs": 50 // copies}},
+                       "lr": lr, "jitter_copies": copies, "val_size": 5000, "recipe": {"epochs": 50 // copies},
+                       **newer},  # seeds, teacher_seeds, overrides: records from --seeds/--set on
            "provenance": {"commit": "abcdef0123456789"}}
     (path / f"{tag}.json").write_text(json.dumps(rec))
 
@@ -59,3 +60,26 @@ def test_finding_for_other_chapters(tmp_path):
     assert "found no cell better than it on validation images beyond the noise" in rx.finding(rx.explorations(tmp_path))
     _record(tmp_path, "b", 0.1, 1, [(20, 0.1, 20, 60)])
     assert rx.finding(rx.explorations(tmp_path)).endswith("found a better cell on validation images: T = 20, hard weight 0.1, lr 0.1")
+
+
+def test_the_newest_teacher_s_cells_are_compared_as_means_over_seeds(tmp_path):
+    """Cells of the one-seed teacher stay in the table but are not compared with the 3-seed teacher's; a cell with
+    other recipe changes is not the paper's recipe; the noise of a mean over 3 seeds is sqrt(3) smaller."""
+    _record(tmp_path, "old", 0.05, 1, [(20, 0.1, 50, 100), (20, 0.0, 10, 20)])  # one-seed teacher: not compared
+    _record(tmp_path, "new", 0.05, 1, [(20, 0.1, 48.0, 90.0), (8, 0.1, 47.0, 95.0)], seeds=3, teacher_seeds=3)
+    _record(tmp_path, "sched", 1.0, 1, [(20, 0.1, 40.0, 80.0)], seeds=3, teacher_seeds=3,
+            overrides={"lr_schedule": "exponential", "damped_momentum": True})
+    recs = rx.explorations(tmp_path)
+    all_cells = rx.cells(recs)
+    best = rx.best_cell(all_cells)
+    assert (best["val_errors"], best["overrides"]["lr_schedule"]) == (40.0, "exponential")
+    assert not rx.is_paper_cell(best) and rx._paper(all_cells)["val_errors"] == 48.0
+    assert abs(rx.noise(rx._paper(all_cells)) - 2 * (48 / 3) ** 0.5) < 1e-9
+    text = rx.explorations_summary(recs)
+    assert "With 3 seeds a cell (means) and 5,000 validation images, differences under about 8" in text
+    assert ("(T = 20, hard weight 0.1, lr 1, damped_momentum=True, lr_schedule=exponential) makes 40 validation "
+            "errors (-8) and 80 test errors (-10): beyond the noise.") in text
+    assert "lr_schedule=exponential" in rx.finding(recs)
+    df = rx.explorations_table(recs)
+    assert list(df["teacher seeds"]) == [3, 3, 1, 1, 3]  # records by file name: new, old, sched and list(df[""])[-1] == "best on validation"
+    assert list(df["other recipe changes"])[-1] == "damped_momentum=True, lr_schedule=exponential"

@@ -151,31 +151,51 @@ def explorations(folder: Path | None = None) -> list[dict]:
 
 
 def cells(records: list[dict]) -> list[dict]:
-    """Every grid cell of every record, flat, with its record's learning rate, transfer set and commit."""
+    """Every grid cell of every record, flat, with its record's learning rate, transfer set, recipe changes, seeds,
+    teacher and commit (records before --seeds/--set: one student, one teacher seed, no changes)."""
     out = []
     for rec in records:
         r = rec["results"]
         for c in r["grid"]:
             out.append(dict(c, lr=r["lr"], jitter_copies=r["jitter_copies"], epochs=r["recipe"]["epochs"],
-                            val_size=r["val_size"], commit=rec["provenance"]["commit"][:8]))
+                            val_size=r["val_size"], commit=rec["provenance"]["commit"][:8],
+                            overrides=r.get("overrides") or {}, seeds=r.get("seeds", 1),
+                            teacher_seeds=r.get("teacher_seeds", 1)))
     return out
 
 
 def is_paper_cell(c: dict) -> bool:
-    return all(c[k] == v for k, v in PAPER_CELL.items())
+    return all(c[k] == v for k, v in PAPER_CELL.items()) and not c.get("overrides")
+
+
+def current(all_cells: list[dict]) -> list[dict]:
+    """The cells distilled from the newest teacher (the most teacher seeds): a choice compares cells of one teacher."""
+    most = max((c.get("teacher_seeds", 1) for c in all_cells), default=1)
+    return [c for c in all_cells if c.get("teacher_seeds", 1) == most]
+
+
+def _recipe(c: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(c.get("overrides", {}).items())) or "the profile's"
+
+
+def _n(v) -> str:  # a count, or a mean of counts over seeds
+    return f"{v:g}" if isinstance(v, float) else str(v)
 
 
 def explorations_table(records: list[dict]):
-    """One row per cell; the unjittered cell with the fewest validation errors is marked (ties: the paper's)."""
+    """One row per cell; the unjittered cell of the newest teacher with the fewest validation errors is marked (ties:
+    the paper's)."""
     import pandas as pd
     rows = cells(records)
     best = best_cell(rows)
     return pd.DataFrame([{
+        "teacher seeds": c["teacher_seeds"], "student seeds": c["seeds"],
         "transfer set": "as the paper (no shifts)" if c["jitter_copies"] == 1 else
         f"{c['jitter_copies']} copies, {c['jitter_copies'] - 1} shifted (not the paper's)",
         "passes": c["epochs"], "lr": f"{c['lr']:g}", "T": f"{c['temperature']:g}",
-        "hard weight": f"{c['hard_weight']:g}",
-        f"val. errors (of {c['val_size']:,})": c["val_errors"], "test errors (of 10,000)": c["test_errors"],
+        "hard weight": f"{c['hard_weight']:g}", "other recipe changes": _recipe(c),
+        f"val. errors (of {c['val_size']:,}; mean)": _n(c["val_errors"]),
+        "test errors (of 10,000; mean)": _n(c["test_errors"]),
         "": "; ".join(n for n in ("the paper's recipe" if is_paper_cell(c) else "",
                                    "best on validation" if c is best else "",
                                    "diverged" if c["val_errors"] > c["val_size"] / 2 else "") if n),
@@ -183,23 +203,30 @@ def explorations_table(records: list[dict]):
 
 
 def best_cell(all_cells: list[dict]) -> dict | None:
-    """The cell with the paper's transfer set that makes the fewest validation errors (the paper's recipe on a tie)."""
-    own = [c for c in all_cells if c["jitter_copies"] == 1]
+    """Of the newest teacher's cells with the paper's transfer set, the one with the fewest (mean) validation errors
+    (the paper's recipe on a tie)."""
+    own = [c for c in current(all_cells) if c["jitter_copies"] == 1]
     return min(own, key=lambda c: (c["val_errors"], not is_paper_cell(c)), default=None)
 
 
 def _paper(all_cells: list[dict]) -> dict | None:
-    return next((c for c in all_cells if is_paper_cell(c)), None)
+    return next((c for c in current(all_cells) if is_paper_cell(c)), None)
 
 
 def noise(ref: dict) -> float:
-    """Validation errors below which a one-seed difference is noise: about two binomial standard errors."""
-    return 2 * ref["val_errors"] ** 0.5
+    """Validation errors below which a difference is noise: about two binomial standard errors of a mean over the
+    cell's seeds."""
+    return 2 * (ref["val_errors"] / ref.get("seeds", 1)) ** 0.5
 
 
 def beats_paper(ref: dict, best: dict) -> bool:
     """Whether the best cell on validation beats the paper's recipe by more than the noise."""
     return best is not ref and ref["val_errors"] - best["val_errors"] >= noise(ref)
+
+
+def _cell_name(c: dict) -> str:
+    extra = "" if not c.get("overrides") else f", {_recipe(c)}"
+    return f"T = {c['temperature']:g}, hard weight {c['hard_weight']:g}, lr {c['lr']:g}{extra}"
 
 
 def finding(records: list[dict]) -> str:
@@ -211,8 +238,7 @@ def finding(records: list[dict]) -> str:
     where = "its exploration (the MNIST chapter's section *The distilled gap: what we tried*)"
     if not beats_paper(ref, best):
         return f"{where} found no cell better than it on validation images beyond the noise"
-    return (f"{where} found a better cell on validation images: T = {best['temperature']:g}, hard weight "
-            f"{best['hard_weight']:g}, lr {best['lr']:g}")
+    return f"{where} found a better cell on validation images: {_cell_name(best)}"
 
 
 def explorations_summary(records: list[dict]) -> str:
@@ -224,28 +250,29 @@ def explorations_summary(records: list[dict]) -> str:
     ref, best = _paper(all_cells), best_cell(all_cells)
     lines = []
     if ref is not None and best is not None:
-        lines.append(f"With one seed and {ref['val_size']:,} validation images, differences under about "
+        who = "one seed" if ref.get("seeds", 1) == 1 else f"{ref['seeds']} seeds a cell (means)"
+        lines.append(f"With {who} and {ref['val_size']:,} validation images, differences under about "
                      f"{noise(ref):.0f} validation "
                      f"errors (two binomial standard errors) are noise.")
         lines.append(
-            f"The paper's recipe (T = 20, hard weight 0.1, lr 0.05) makes {ref['val_errors']} validation errors and "
-            f"{ref['test_errors']} test errors. "
+            f"The paper's recipe (T = 20, hard weight 0.1, lr 0.05) makes {_n(ref['val_errors'])} validation errors "
+            f"and {_n(ref['test_errors'])} test errors. "
             + ("No other cell with the paper's transfer set does better on validation."
                if best is ref else
-               f"The cell best on validation (T = {best['temperature']:g}, hard weight {best['hard_weight']:g}, lr "
-               f"{best['lr']:g}) makes {best['val_errors']} validation errors "
-               f"({best['val_errors'] - ref['val_errors']:+d}) "
-               f"and {best['test_errors']} test errors ({best['test_errors'] - ref['test_errors']:+d}): "
+               f"The cell best on validation ({_cell_name(best)}) makes {_n(best['val_errors'])} validation errors "
+               f"({best['val_errors'] - ref['val_errors']:+g}) "
+               f"and {_n(best['test_errors'])} test errors ({best['test_errors'] - ref['test_errors']:+g}): "
                + ("beyond the noise." if beats_paper(ref, best) else
                   "within the noise, so the profiles keep the paper's recipe.")))
-    jit = [c for c in all_cells if c["jitter_copies"] > 1]
+    jit = [c for c in current(all_cells) if c["jitter_copies"] > 1]
     if jit and ref is not None:
         j = min(jit, key=lambda c: c["val_errors"])
         lines.append(
             f"Distilling on {j['jitter_copies']} copies of each transfer image, {j['jitter_copies'] - 1} of them "
             f"shifted by up to 2 pixels (which the paper's transfer set did not have), gives, at its best cell, "
-            f"{j['val_errors']} validation and "
-            f"{j['test_errors']} test errors, against {ref['val_errors']} and {ref['test_errors']} without the shifts.")
+            f"{_n(j['val_errors'])} validation and "
+            f"{_n(j['test_errors'])} test errors, against {_n(ref['val_errors'])} and {_n(ref['test_errors'])} "
+            "without the shifts.")
     return " ".join(lines)
 
 
