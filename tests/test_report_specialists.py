@@ -104,3 +104,15 @@ def test_back_text_says_when_the_student_falls_short_of_the_generalist():
     assert "falls short of the generalist itself (-7.00 points)" in text and "274,960 fresh augmentations" in text
     short["student_acc"] = summarize([73.0, 75.0])  # above the generalist: no such sentence
     assert "falls short" not in R.back_text(rec)
+
+
+def test_early_stop_sentence_counts_the_specialists_stopped_at_their_last_epoch():
+    dustbin = lambda stops, curve: {"early_stop_epoch": stops, "val_loss_curve": {"epochs": [1, 2, 3], "mean": curve}}
+    rec = {"config": {"dustbin": {"epochs": 3}},
+           "results": {"per_seed": [{"dustbin": dustbin([3, 3, 2], [0.4, 0.3, 0.2])},
+                                    {"dustbin": dustbin([3, 1, 3], [0.6, 0.5, 0.4])}]}}
+    assert R.early_stop_text(rec) == ("Trained for 3 epochs, 4 of 6 specialists (all seeds) had their lowest "
+                                      "validation loss at the last epoch (1 at epoch 1, 1 at epoch 2, 4 at epoch 3). "
+                                      "Their mean validation loss by epoch: 0.500, 0.400, 0.300.")
+    del rec["results"]["per_seed"][0]["dustbin"]["early_stop_epoch"]
+    assert "predates" in R.early_stop_text(rec)

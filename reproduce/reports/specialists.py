@@ -1,6 +1,8 @@
 """Tables, figures and verdicts of the specialists chapter (section 5: Tables 2, 3 and 4 in kind)."""
 from __future__ import annotations
 
+from collections import Counter
+
 from .. import paper, verdicts
 from .common import described_runs, fmt, verdict_word
 from ..stats import spearman
@@ -258,6 +260,24 @@ def in_subset_text(record: dict) -> str:
         out.append(f"{v} specialists {a['mean']:.2f}% vs the generalist's {b['mean']:.2f}% "
                    f"({a['mean'] - b['mean']:+.2f} points; better in {better} of {total} specialists over seeds)")
     return ("On the test images of their own classes, averaged over specialists and seeds: " + "; ".join(out) + ".")
+
+
+def early_stop_text(record: dict) -> str:
+    """Where the dustbin specialists' validation loss was lowest: how many stopped at their last epoch, and the mean
+    validation loss per epoch (the evidence for or against training them longer)."""
+    per_seed = record["results"]["per_seed"]
+    if "early_stop_epoch" not in per_seed[0]["dustbin"]:
+        return "This record predates the measurement (rerun with `--rerun`)."
+    last = record["config"]["dustbin"]["epochs"]
+    stops = [e for p in per_seed for e in p["dustbin"]["early_stop_epoch"]]
+    at_last = sum(e == last for e in stops)
+    curves = [p["dustbin"]["val_loss_curve"] for p in per_seed]
+    epochs = curves[0]["epochs"]
+    mean = [sum(c["mean"][i] for c in curves) / len(curves) for i in range(len(epochs))]
+    counts = ", ".join(f"{n} at epoch {e}" for e, n in sorted(Counter(stops).items()))
+    return (f"Trained for {last} epochs, {at_last} of {len(stops)} specialists (all seeds) had their lowest "
+            f"validation loss at the last epoch ({counts}). Their mean validation loss by epoch: "
+            + ", ".join(f"{v:.3f}" for v in mean) + ".")
 
 
 def plot_generalist(record: dict):
