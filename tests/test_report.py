@@ -114,8 +114,9 @@ def test_omitted_epochs_are_chosen_on_validation(tmp_path):
     explored = report_omitted.explorations(tmp_path)
     assert [t for t, _ in explored] == ["short"]
     text = report_omitted.epochs_text(long, explored)
-    assert "for the no-3s student, 3 epochs (exploration `short`: 1.5 validation errors" in text
-    assert f"for the 7s-and-8s student, {long['config']['only78']['epochs']} epochs (the recorded `paper` run" in text
+    assert "for the no-3s student, 3 epochs at T = 20 (exploration `short`: 1.5 validation errors" in text
+    assert f"for the 7s-and-8s student, {long['config']['only78']['epochs']} epochs at T = 20 (the recorded `paper` run" \
+        in text
     assert len(report_omitted.epochs_table(long, explored)) == 4
     assert "No exploration" in report_omitted.epochs_text(long, [])
     other = copy.deepcopy(short)  # another teacher: never chosen among the epochs, reported on its own
@@ -123,5 +124,14 @@ def test_omitted_epochs_are_chosen_on_validation(tmp_path):
     other["results"]["no3"]["val_errors_at_val_shift"] = summarize([0.5])
     (folder / "teacher7.json").write_text(json.dumps(other))
     text = report_omitted.epochs_text(long, report_omitted.explorations(tmp_path))
-    assert "for the no-3s student, 3 epochs (exploration `short`" in text
+    assert "for the no-3s student, 3 epochs at T = 20 (exploration `short`" in text
     assert "On another teacher (`quick` teacher, 7 epochs, 2 seeds, 300.0 test errors), exploration `teacher7` with 3 / 12 epochs (2 seeds of students)" in text
+    # an earlier state of the same teacher, at another T, competes with the rest and is named when it wins
+    soft = copy.deepcopy(short)
+    soft["config"]["teacher_epoch"], soft["config"]["no3"]["temperature"] = 300, 8.0
+    soft["results"]["no3"]["val_errors_at_val_shift"] = summarize([0.25])
+    (folder / "teacher300.json").write_text(json.dumps(soft))
+    text = report_omitted.epochs_text(long, report_omitted.explorations(tmp_path))
+    assert ("for the no-3s student, 3 epochs at T = 8 from the teacher's state after epoch 300 (exploration "
+            "`teacher300`: 0.2 validation errors") in text
+    assert "its state after epoch 300" in report_omitted.teacher_label(soft)

@@ -177,19 +177,21 @@ def _runs(paper_record: dict | None, explored: list[tuple[str, dict]]) -> list[t
 def teacher_label(record: dict) -> str:
     """The students' teacher: its profile's epochs, seeds and test errors."""
     c = record["config"]
-    return (f"`{record['profile']}` teacher, {c['teacher']['epochs']} epochs, "
+    at = f" (its state after epoch {c['teacher_epoch']})" if c.get("teacher_epoch") is not None else ""
+    return (f"`{record['profile']}` teacher, {c['teacher']['epochs']} epochs{at}, "
             f"{seeds_phrase({'seeds': c['teacher_seeds']})}, {record['results']['teacher_test_errors']['mean']:.1f} test errors")
 
 
 def epochs_table(paper_record: dict | None, explored: list[tuple[str, dict]]):
-    """The students' training length (and teacher), chosen on VALIDATION images: per run, its epochs, teacher, the
+    """The students' training length, temperature and teacher, chosen on VALIDATION images: per run, its epochs, T,
+    teacher (and the teacher's epoch), the
     validation errors at the validation-chosen shift (the criterion) and what that shift gives on the test set."""
     import pandas as pd
     rows = []
     for name, r in _runs(paper_record, explored):
         for tset in ("no3", "only78"):
             rows.append({"run": name, "transfer set": tset, "epochs": r["config"][tset]["epochs"],
-                         "teacher": teacher_label(r),
+                         "T": f"{r['config'][tset]['temperature']:g}", "teacher": teacher_label(r),
                          f"val. errors at the val.-chosen shift (of {r['results']['val_size']:,})":
                              fmt(value(r, tset, "val_errors_at_val_shift"), 1),
                          "test errors, val.-chosen shift": fmt(value(r, tset, "errors_val_chosen"), 1),
@@ -209,7 +211,11 @@ def epochs_text(paper_record: dict | None, explored: list[tuple[str, dict]]) -> 
     parts = []
     for tset, what in (("no3", "no-3s"), ("only78", "7s-and-8s")):
         name, r = min([nr for nr in runs if same(nr[1])], key=lambda nr: val(nr[1], tset))
-        parts.append(f"for the {what} student, {r['config'][tset]['epochs']} epochs ({name}: {val(r, tset):.1f} "
+        at = r["config"].get("teacher_epoch")
+        parts.append(f"for the {what} student, {r['config'][tset]['epochs']} epochs at T = "
+                     f"{r['config'][tset]['temperature']:g}"
+                     + (f" from the teacher's state after epoch {at}" if at is not None else "")
+                     + f" ({name}: {val(r, tset):.1f} "
                      f"validation errors, then {value(r, tset, 'errors_val_chosen')['mean']:.1f} test errors at its "
                      f"validation-chosen shift)")
     lines = [f"Chosen on validation images, on the {teacher_label(paper_record)}: " + "; ".join(parts) + "."]
