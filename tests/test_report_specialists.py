@@ -116,3 +116,12 @@ def test_early_stop_sentence_counts_the_specialists_stopped_at_their_last_epoch(
                                       "Their mean validation loss by epoch: 0.500, 0.400, 0.300.")
     del rec["results"]["per_seed"][0]["dustbin"]["early_stop_epoch"]
     assert "predates" in R.early_stop_text(rec)
+
+
+def test_points_sentence_puts_the_gain_in_points_beside_jfts():
+    rec = {"results": {"summary": {"generalist": {"test_acc_generalist": {"mean": 75.0}},
+                                   "dustbin": {"test_acc_combined": {"mean": 76.5}}}}}
+    text = R.points_text(rec)
+    assert "add +1.50 (from 75.00% to 76.50%" in text and "JFT's added +1.1 (from 25% to 26.1%)" in text
+    assert "ours is 3.0 times JFT's: the paper's 1.1 points would be 1.5% relative on our generalist" in text
+    assert "our 1.50 points 6.0% on JFT's" in text
