@@ -5,17 +5,22 @@
 #
 #   git worktree add /work/wt-paper HEAD
 #   nohup setsid scripts/cpu_queue.sh /work/wt-paper ~/res-paper mnist omitted-digit temperature-sweep \
-#       > ~/queue.log 2>&1 &
+#       "scripts/explore_mnist_consistent.py --seeds 3 --tag consistent-T20 --results-dir ~/res-paper" > ~/queue.log 2>&1 &
+#
+# An item with a space is a script and its arguments, run with python in the worktree; give it --results-dir
+# outside the worktree (a record written inside it makes the next records say dirty, and the queue stops there).
 #
 # Uses this checkout's environment (.venv, `make env`) with the worktree's code first on the path.
 set -u
 WT=$(cd "${1:?usage: cpu_queue.sh WORKTREE RESULTS EXPERIMENT...}" && pwd); RES=${2:?results folder}; shift 2
 PY=${PY:-$(cd "$(dirname "$0")/.." && pwd)/.venv/bin/python}
 export REPRODUCE_DATA_DIR=${REPRODUCE_DATA_DIR:-$HOME/.cache/reproduce-distillation} PYTHONUNBUFFERED=1
-[ -z "$(git -C "$WT" status --porcelain)" ] || { echo "$WT has changes: its records would say dirty" >&2; exit 2; }
-for exp in "$@"; do
-  echo "[$(date +%F' '%T)] start $exp at $(git -C "$WT" rev-parse --short HEAD)"
-  (cd "$WT" && PYTHONPATH="$WT" "$PY" -m reproduce.cli run "$exp" --profile "${PROFILE:-paper}" --results-dir "$RES") \
-    || { echo "[$(date +%F' '%T)] $exp failed (rc $?)"; exit 1; }
-  echo "[$(date +%F' '%T)] done $exp"
+for item in "$@"; do
+  [ -z "$(git -C "$WT" status --porcelain)" ] || { echo "$WT has changes before '$item'; stopping" >&2; exit 2; }
+  echo "[$(date +%F' '%T)] start $item at $(git -C "$WT" rev-parse --short HEAD)"
+  case "$item" in
+    *" "*) (cd "$WT" && eval "PYTHONPATH=\"$WT\" \"$PY\" $item") ;;
+    *) (cd "$WT" && PYTHONPATH="$WT" "$PY" -m reproduce.cli run "$item" --profile "${PROFILE:-paper}" --results-dir "$RES") ;;
+  esac || { echo "[$(date +%F' '%T)] $item failed (rc $?)"; exit 1; }
+  echo "[$(date +%F' '%T)] done $item"
 done

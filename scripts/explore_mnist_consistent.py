@@ -34,6 +34,7 @@ ap.add_argument("--profile", default="paper", help="whose teacher and distilled 
 ap.add_argument("--teacher-seeds", type=int, default=3, help="members of the shared teacher (default 3)")
 ap.add_argument("--seeds", type=int, default=3)
 ap.add_argument("--jitter", type=int, default=2, help="px (0..2)")
+ap.add_argument("--results-dir", default=str(RESULTS_DIR), help="records go to <this>/<profile>/mnist-consistent/")
 ap.add_argument("--tag", required=True)
 args = ap.parse_args()
 set_invocation(["python", "scripts/explore_mnist_consistent.py", *sys.argv[1:]])
@@ -62,7 +63,7 @@ print(f"consistent teacher: test errors {out['test_errors']['values']} (mean {ou
       f"validation errors {out['val_errors']['values']}", flush=True)
 rec = {"what": "MNIST student distilled from a consistent teacher (jittered views, soft targets on the same view): "
                "a labelled variant, not the paper's recipe", "results": out, "provenance": provenance(dev, out["wall_s"])}
-path = RESULTS_DIR / args.profile / "mnist-consistent" / f"{args.tag}.json"  # apart from the grid records
+path = Path(args.results_dir) / args.profile / "mnist-consistent" / f"{args.tag}.json"  # apart from the grid records
 path.parent.mkdir(parents=True, exist_ok=True)
 path.write_text(json.dumps(rec, indent=1))
 print("wrote", path)
