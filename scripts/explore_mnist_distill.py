@@ -88,7 +88,8 @@ if args.jitter_copies > 1:  # copy 0 as is, copies 1.. shifted by a fixed random
 transfer = DeviceImages(images, labels, dev)
 soft = teacher.predict(transfer)  # (teacher seeds, N, 10): the teacher's logits on each (shifted) image, no dropout
 recipe = dict(get_profile("mnist", P)["distilled"], lr=args.lr, eval_every=5,
-              epochs=max(1, round(args.epochs / args.jitter_copies)), **overrides)
+              epochs=max(1, round(args.epochs / args.jitter_copies)))
+recipe.update(overrides)  # --set lr=... or epochs=... wins over the flags, instead of a duplicate-keyword TypeError
 recipe["eval_every"] = max(1, min(recipe["eval_every"], recipe["epochs"] // 5))
 try:
     config = TrainConfig(**recipe)

@@ -45,7 +45,7 @@ def resolve_config(profile: str, seeds: int | None = None, overrides=None) -> di
            "teacher": teacher_cfg["teacher"], "teacher_seeds": teacher_cfg["seeds"]}
     epoch = recipes.get("teacher_epoch")
     if epoch is not None:  # an earlier, softer state of the teacher (a snapshot its run kept); absent: its last
-        kept = shared_teacher.snapshot_epochs(cfg["teacher"]) + [cfg["teacher"]["epochs"]]
+        kept = shared_teacher.kept_epochs(cfg["teacher"])
         if not is_int(epoch) or epoch not in kept:
             raise UserError(f"teacher_epoch={epoch!r}: the teacher keeps its state at epochs {kept}; choose one, "
                             "or null for the last")

@@ -34,6 +34,11 @@ def snapshot_epochs(recipe: dict) -> list[int]:
     return sorted({max(1, int(f * recipe["epochs"])) for f in SNAPSHOT_FRACTIONS} - {recipe["epochs"]})
 
 
+def kept_epochs(recipe: dict) -> list[int]:
+    """Every epoch whose state a teacher run keeps: the snapshots and the last."""
+    return snapshot_epochs(recipe) + [recipe["epochs"]]
+
+
 def train_teacher(recipe: dict, n: int, train, test, progress: bool = True, label: str = ""):
     """The shared teacher of `recipe` with n members: trained, resumed or loaded from its checkpoint."""
     return train_role("teacher", recipe, teacher_seeds(n), train, test, progress=progress, label=label,
@@ -44,10 +49,9 @@ def load_snapshot(recipe: dict, n: int, epoch: int, train, test=None):
     """The teacher of `recipe` (n members) as it was after `epoch` epochs, from the snapshot its run kept."""
     if epoch == recipe["epochs"]:
         return train_teacher(recipe, n, train, test, progress=False).model
-    kept = snapshot_epochs(recipe)
-    if epoch not in kept:
-        raise UserError(f"teacher epoch {epoch}: snapshots are kept at epochs {kept} and the last, "
-                        f"{recipe['epochs']}; choose one of those")
+    if epoch not in kept_epochs(recipe):
+        raise UserError(f"teacher epoch {epoch}: the teacher keeps its state at epochs {kept_epochs(recipe)}; "
+                        "choose one of those")
     t = Trainer(TrainConfig(**recipe), teacher_seeds(n), train, test, checkpoint_dir=runs_dir(), name="teacher",
                 progress=False)
     path = t.snapshot_path(epoch)

@@ -326,9 +326,9 @@ class Trainer:
                 "bufs": [b.cpu() for b in self.bufs], "step": int(self.step),
                 "gens": [g.get_state() for g in self.gens], "extra": [t.detach().cpu() for t in self._extra_state()]}
 
-    def _save(self, epoch: int, history: dict, wall_s: float = 0.0) -> None:
+    def _save(self, epoch: int, history: dict, wall_s: float = 0.0, state: dict | None = None) -> None:
         if self.checkpoint is not None:
-            state = self.state_dict(epoch, history, wall_s)
+            state = state or self.state_dict(epoch, history, wall_s)
             atomic_write(self.checkpoint, lambda f: torch.save(state, f))
 
     def snapshot_path(self, epoch: int) -> Path | None:
@@ -393,11 +393,12 @@ class Trainer:
                     shown = errs if errs is None or len(errs) <= 4 else f"mean {sum(errs) / len(errs):.0f}, " \
                         f"min {min(errs)}, max {max(errs)}"
                     bar.set_postfix(loss=f"{sum(point['loss']) / self.E:.4f}", err=shown)
-            if done in self.snapshot_epochs and self.checkpoint is not None:
-                state = self.state_dict(done, history, wall())
-                atomic_write(self.snapshot_path(done), lambda f: torch.save(state, f))
-            if done == end or time.monotonic() - last_save >= self.checkpoint_every_s:
-                self._save(done, history, wall())
+            snap = done in self.snapshot_epochs and self.checkpoint is not None
+            if snap or done == end or time.monotonic() - last_save >= self.checkpoint_every_s:
+                state = self.state_dict(done, history, wall())  # one copy off the device for both files
+                if snap:
+                    atomic_write(self.snapshot_path(done), lambda f: torch.save(state, f))
+                self._save(done, history, state=state)
                 last_save = time.monotonic()
         if max(history, default=0) >= self.cfg.epochs:
             self._finish()
