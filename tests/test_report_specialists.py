@@ -125,3 +125,30 @@ def test_points_sentence_puts_the_gain_in_points_beside_jfts():
     assert "add +1.50 (from 75.00% to 76.50%" in text and "JFT's added +1.1 (from 25% to 26.1%)" in text
     assert "ours is 3.0 times JFT's: the paper's 1.1 points would be 1.5% relative on our generalist" in text
     assert "our 1.50 points 6.0% on JFT's" in text
+
+
+def test_dustbin_epochs_table_puts_the_choice_s_evidence_beside_its_outcome(tmp_path):
+    import json
+
+    def run(epochs, commit, stops, last_loss, gains, margins):
+        per_seed = [{"dustbin": {"early_stop_epoch": s, "val_loss_curve": {"epochs": list(range(1, epochs + 1)),
+                                                                           "mean": [0.5] * (epochs - 1) + [l]}}}
+                    for s, l in zip(stops, last_loss)]
+        return {"config": {"dustbin": {"epochs": epochs}}, "provenance": {"commit": commit},
+                "results": {"per_seed": per_seed, "summary": {"dustbin": {
+                    "relative_top1_gain_pct": summarize(gains),
+                    "in_subset_specialist_acc": summarize([80.0 + m for m in margins]),
+                    "in_subset_generalist_acc": summarize([80.0] * len(margins))}}}}
+    longer = run(8, "b" * 40, [[8, 7], [8, 8]], [0.2, 0.3], [4.0, 5.0], [2.5, 3.5])
+    (tmp_path / "paper" / R.EXPLORE_FOLDER).mkdir(parents=True)
+    (tmp_path / "paper" / R.EXPLORE_FOLDER / "dustbin3.json").write_text(
+        json.dumps(run(3, "a" * 40, [[3, 3], [3, 2]], [0.25, 0.35], [2.0, 1.0], [1.0, 2.0])))
+    t = R.dustbin_epochs_table(longer, R.explorations(tmp_path))
+    assert list(t["dustbin epochs"]) == [3, 8] and list(t["commit"]) == ["aaaaaaa", "bbbbbbb"]
+    assert list(t["lowest val. loss at the last epoch"]) == ["3 of 4", "3 of 4"]
+    assert list(t["mean val. loss, last epoch"]) == ["0.300", "0.250"]
+    assert t["top-1 gain (% relative)"].iloc[0].startswith("1.50 ± 0.71")
+    assert t["own classes: specialist - generalist (points)"].iloc[1].startswith("3.00 ± 0.71")
+    # a record from before the early-stopping measurement has no row rather than a wrong one
+    del longer["results"]["per_seed"][0]["dustbin"]["early_stop_epoch"]
+    assert list(R.dustbin_epochs_table(longer, [])) == []

@@ -7,16 +7,36 @@ from contextlib import nullcontext
 from ..errors import UserError
 from ..io import data_dir, exclusive_lock
 from ..train import TrainConfig, config_fingerprint, distributed, resolve_device
+from ..train.config import LATER_FIELDS
 from ..train.distributed import train_members
 from ..results import git_commit, invocation, provenance, read_record, record_path, write_record
 
 
-def matching_record(name: str, profile: str, fingerprint: str, rerun: bool, results_dir, log) -> dict | None:
+# Training options added after some records were made, with the value that trains as before. `precision` predates
+# LATER_FIELDS: checkpoint keys already include it, so only the comparison of records needs to know.
+RECORD_LATER_FIELDS = {**LATER_FIELDS, "precision": "fp32"}
+
+
+def _without_noop_options(cfg):
+    if isinstance(cfg, dict):
+        return {k: _without_noop_options(v) for k, v in cfg.items()
+                if not (k in RECORD_LATER_FIELDS and v == RECORD_LATER_FIELDS[k])}
+    return cfg
+
+
+def same_config(recorded: dict, cfg: dict) -> bool:
+    """Whether a record's config is this one: an option the record predates counts as holding its no-op value, so
+    adding an option does not make every earlier record look stale (and retrain it)."""
+    return config_fingerprint(_without_noop_options(recorded)) == config_fingerprint(_without_noop_options(cfg))
+
+
+def matching_record(name: str, cfg: dict, fingerprint: str, rerun: bool, results_dir, log) -> dict | None:
     """The recorded result of the same configuration, unless a rerun is asked for."""
     if rerun:
         return None
+    profile = cfg["profile"]
     old = read_record(profile, name, results_dir)
-    if old is not None and old.get("fingerprint") == fingerprint:
+    if old is not None and (old.get("fingerprint") == fingerprint or same_config(old["config"], cfg)):
         log(f"reusing the recorded {profile} result ({old['provenance']['commit'][:12]}); rerun=True to train again")
         return old
     return None
@@ -74,7 +94,7 @@ class Run:
         self.fingerprint = config_fingerprint(cfg)
         # a bad device is an error even when a matching record would make training unnecessary
         self.device = distributed.local_device(resolve_device(device))
-        self.reused = matching_record(name, cfg["profile"], self.fingerprint, rerun, results_dir, log)
+        self.reused = matching_record(name, cfg, self.fingerprint, rerun, results_dir, log)
         self.t0 = time.perf_counter()
         self.commit = git_commit()
 

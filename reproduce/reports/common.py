@@ -15,6 +15,20 @@ def described_runs(records: dict, this_run: dict) -> list[tuple[str, dict, bool]
     return [(name, r, judged) for name, r, judged in runs if r is not None]
 
 
+def paper_explorations(folder: str, results_dir=None) -> list[tuple[str, dict]]:
+    """(tag, record) of the explorations recorded in results/paper/<folder>/, by tag; [] when there is none."""
+    from pathlib import Path
+
+    from ..results import RESULTS_DIR, read_records_in
+    return read_records_in(Path(results_dir or RESULTS_DIR) / "paper" / folder)
+
+
+def with_explorations(paper_record: dict | None, explored: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    """(name in prose, record): the recorded `paper` run, if any, then each exploration by its tag."""
+    return ([("the recorded `paper` run", paper_record)] if paper_record else []) + [(f"exploration `{t}`", r)
+                                                                                   for t, r in explored]
+
+
 def verdict_word(ok: bool, judged: bool = True) -> str:
     """': **reproduced**' or ': **not reproduced**' after a judged run's numbers; nothing after an unjudged one."""
     return f": **{'reproduced' if ok else 'not reproduced'}**" if judged else ""

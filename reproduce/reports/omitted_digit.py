@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from .. import paper, verdicts
-from .common import (described_runs, fmt, plain, seeds_phrase, shared_teacher_caveat, single_seed_caveat,
-                     verdict_word)
+from .common import (described_runs, fmt, paper_explorations, plain, seeds_phrase, shared_teacher_caveat,
+                     single_seed_caveat, verdict_word, with_explorations)
 from ..results import summarize
 
 ROWS = [
@@ -163,15 +163,7 @@ EXPLORE_FOLDER = "omitted-digit-explore"  # results/paper/<this>/<tag>.json: `re
 
 def explorations(results_dir=None) -> list[tuple[str, dict]]:
     """(tag, record) of the recorded explorations of this chapter's `paper` profile, by tag."""
-    from pathlib import Path
-
-    from ..results import RESULTS_DIR, read_records_in
-    return read_records_in(Path(results_dir or RESULTS_DIR) / "paper" / EXPLORE_FOLDER)
-
-
-def _runs(paper_record: dict | None, explored: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
-    return ([("the recorded `paper` run", paper_record)] if paper_record else []) + [(f"exploration `{t}`", r)
-                                                                                   for t, r in explored]
+    return paper_explorations(EXPLORE_FOLDER, results_dir)
 
 
 def teacher_label(record: dict) -> str:
@@ -188,7 +180,7 @@ def epochs_table(paper_record: dict | None, explored: list[tuple[str, dict]]):
     validation errors at the validation-chosen shift (the criterion) and what that shift gives on the test set."""
     import pandas as pd
     rows = []
-    for name, r in _runs(paper_record, explored):
+    for name, r in with_explorations(paper_record, explored):
         for tset in ("no3", "only78"):
             rows.append({"run": name, "transfer set": tset, "epochs": r["config"][tset]["epochs"],
                          "T": f"{r['config'][tset]['temperature']:g}", "teacher": teacher_label(r),
@@ -202,7 +194,7 @@ def epochs_table(paper_record: dict | None, explored: list[tuple[str, dict]]):
 def epochs_text(paper_record: dict | None, explored: list[tuple[str, dict]]) -> str:
     """Markdown: for each transfer set, among the runs on the recorded `paper` run's teacher, the one with fewer
     validation errors at its validation-chosen shift; then what each run on another teacher gave."""
-    runs = _runs(paper_record, explored)
+    runs = with_explorations(paper_record, explored)
     if paper_record is None or len(runs) < 2:
         return "No exploration of the students' training length is recorded."
     same = lambda r: (r["config"]["teacher"], r["config"]["teacher_seeds"]) == (  # noqa: E731

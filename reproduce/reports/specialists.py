@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import Counter
 
 from .. import paper, verdicts
-from .common import described_runs, fmt, verdict_word
+from .common import described_runs, fmt, paper_explorations, verdict_word, with_explorations
 from ..stats import spearman
 
 MIN_CLASSES, MIN_SPECIALISTS = 1000, 30  # the issue's bar for the `paper` profile
@@ -280,6 +280,39 @@ def early_stop_text(record: dict) -> str:
             + ", ".join(f"{v:.3f}" for v in mean) + ".")
 
 
+EXPLORE_FOLDER = "specialists-explore"  # under results/paper/: earlier `paper` runs kept as explorations
+
+
+def explorations(results_dir=None) -> list[tuple[str, dict]]:
+    """(tag, record) of the recorded explorations of this chapter's `paper` profile, by tag."""
+    return paper_explorations(EXPLORE_FOLDER, results_dir)
+
+
+def dustbin_epochs_table(record: dict | None, explored: list[tuple[str, dict]]):
+    """One row per recorded run, by the dustbin specialists' epochs: how many specialists had their lowest validation
+    loss at the last epoch (the evidence that chose the epochs), the mean last-epoch validation loss, then the test
+    figures that followed (means +- std over seeds)."""
+    import pandas as pd
+
+    from ..results import summarize
+    rows = []
+    for name, rec in with_explorations(record, explored):
+        per_seed, d = rec["results"]["per_seed"], rec["results"]["summary"]["dustbin"]
+        if "early_stop_epoch" not in per_seed[0]["dustbin"]:
+            continue
+        last = rec["config"]["dustbin"]["epochs"]
+        stops = [e for p in per_seed for e in p["dustbin"]["early_stop_epoch"]]
+        curves = [p["dustbin"]["val_loss_curve"]["mean"] for p in per_seed]
+        margin = [a - b for a, b in zip(d["in_subset_specialist_acc"]["values"], d["in_subset_generalist_acc"]["values"])]
+        rows.append({"run": name, "commit": rec["provenance"]["commit"][:7], "dustbin epochs": last,
+                     "seeds": len(per_seed),
+                     "lowest val. loss at the last epoch": f"{sum(e == last for e in stops)} of {len(stops)}",
+                     "mean val. loss, last epoch": f"{sum(c[-1] for c in curves) / len(curves):.3f}",
+                     "own classes: specialist - generalist (points)": fmt(summarize(margin), 2),
+                     "top-1 gain (% relative)": fmt(d["relative_top1_gain_pct"], 2)})
+    return pd.DataFrame(rows).sort_values("dustbin epochs") if rows else pd.DataFrame()
+
+
 def plot_generalist(record: dict):
     """The generalist's top-1 over epochs on the test faces and, where recorded, on fresh augmented draws of the
     training faces (what training sees), one line per seed."""
@@ -356,7 +389,7 @@ def verdict_text(records: dict, this_run: dict) -> str:
     lines = []
     if records.get("paper") is None:
         lines.append("**No `paper`-profile run is recorded yet** (`reproduce run specialists --profile paper`, about "
-                     "2.5 hours on 2 CPU cores), so nothing is judged reproduced here.")
+                     "3.5 hours on 2 CPU cores), so nothing is judged reproduced here.")
     for name, rec, judged in described_runs(records, this_run):
         c = claims(rec)
         word = verdict_word(c["reproduced"], judged)
