@@ -389,7 +389,7 @@ def verdict_text(records: dict, this_run: dict) -> str:
     lines = []
     if records.get("paper") is None:
         lines.append("**No `paper`-profile run is recorded yet** (`reproduce run specialists --profile paper`, about "
-                     "3.5 hours on 2 CPU cores), so nothing is judged reproduced here.")
+                     "3 hours on 2 CPU cores), so nothing is judged reproduced here.")
     for name, rec, judged in described_runs(records, this_run):
         c = claims(rec)
         word = verdict_word(c["reproduced"], judged)
