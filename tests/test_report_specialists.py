@@ -152,3 +152,18 @@ def test_dustbin_epochs_table_puts_the_choice_s_evidence_beside_its_outcome(tmp_
     # a record from before the early-stopping measurement has no row rather than a wrong one
     del longer["results"]["per_seed"][0]["dustbin"]["early_stop_epoch"]
     assert list(R.dustbin_epochs_table(longer, [])) == []
+
+
+def test_row0_with_an_active_specialist_on_every_image_has_no_relative_change():
+    # the paper run's clusters cover every class, so no test image lacks an active specialist (results/paper)
+    rec = _record(SHRINKING)
+    split = {"no_active_specialist": {"images": 0, "generalist_correct": 0, "wrong_to_right": 0, "right_to_wrong": 0},
+             "active_but_uncovered": {"images": 1084, "generalist_correct": 0, "wrong_to_right": 144,
+                                      "right_to_wrong": 0}}
+    for v in ("dustbin", "soft"):
+        rec["results"]["summary"][v] = dict(rec["results"]["summary"][v], table4_row0_pooled=split)
+        rec["results"]["summary"][v]["table4_pooled"][0].update(generalist_correct=0, relative_change_pct=math.nan)
+    text = R.row0_text(rec)
+    assert "nan" not in text and "On 0 " not in text
+    assert "on all 1,084 of them" in text and "144 became right" in text and "undefined" in text
+    assert R.table4(rec).iloc[0]["dustbin: relative"] == "undefined"

@@ -1,6 +1,7 @@
 """Tables, figures and verdicts of the specialists chapter (section 5: Tables 2, 3 and 4 in kind)."""
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 from .. import paper, verdicts
@@ -136,11 +137,11 @@ def table4(record: dict):
                      # how much room the row leaves: the generalist's own accuracy on it
                      "generalist correct": f"{100 * row['generalist_correct'] / row['images']:.1f}%",
                      "dustbin: change in correct": f"{row['delta_correct']:+d}",
-                     "dustbin: relative": f"{row['relative_change_pct']:+.1f}%",
+                     "dustbin: relative": _relative(row['relative_change_pct']),
                      # the other view of the room: of the generalist's wrong answers in the row, the share fixed
                      "dustbin: errors fixed": _fixed_share(row),
                      "soft: change in correct": f"{soft[k]['delta_correct']:+d}" if k in soft else "—",
-                     "soft: relative": f"{soft[k]['relative_change_pct']:+.1f}%" if k in soft else "—",
+                     "soft: relative": _relative(soft[k]['relative_change_pct']) if k in soft else "—",
                      "paper: images / change / relative": f"{p[0]:,} / {p[1]:+,} / {p[2]:+.1f}%" if p else "—"})
     del keys
     return pd.DataFrame(rows).set_index("covering specialists")
@@ -176,6 +177,11 @@ def row0_table(record: dict):
     return pd.DataFrame(rows).set_index("row 0 images with")
 
 
+def _relative(pct: float) -> str:
+    # a row where the generalist has no correct answer has no relative change (the record holds NaN)
+    return "undefined" if math.isnan(pct) else f"{pct:+.1f}%"
+
+
 def row0_text(record: dict) -> str:
     """Markdown: why our row 0 changes and why its relative change is large, from the record's own counts."""
     s = record["results"]["summary"]
@@ -184,16 +190,23 @@ def row0_text(record: dict) -> str:
     d = s["dustbin"]["table4_row0_pooled"]
     none, unc = d["no_active_specialist"], d["active_but_uncovered"]
     row0 = next(r for r in s["dustbin"]["table4_pooled"] if r["covering"] == "0")
-    return (f"Row 0 holds two kinds of image. On {none['images']:,} no specialist is active, and the combination leaves "
-            f"them alone ({none['wrong_to_right']} changed to right, {none['right_to_wrong']} to wrong); every one of "
-            f"row 0's {row0['generalist_correct']:,} correct generalist answers is among them. On the other "
-            f"{unc['images']:,} a specialist is active but none covers the true class. Since a specialist is active "
-            "when its classes contain the generalist's top-1 class (section 5.4), the generalist is wrong on every "
-            f"such image (measured: {unc['generalist_correct']} correct), and the dustbin can only help there: "
-            f"{unc['wrong_to_right']} became right. Row 0's relative change ({row0['relative_change_pct']:+.1f}%) "
-            "divides those fixes by the first kind's correct answers, which is why it is large. The paper reports no "
-            "change in row 0; with its inference rule as written, we find that a dustbin does move these images, and "
-            "we keep the rule and report the difference rather than hide the row.")
+    uncovered = (f"a specialist is active but none covers the true class. Since a specialist is active when its "
+                 "classes contain the generalist's top-1 class (section 5.4), the generalist is wrong on every such "
+                 f"image (measured: {unc['generalist_correct']} correct), and the dustbin can only help there: "
+                 f"{unc['wrong_to_right']} became right.")
+    if none["images"]:
+        head = (f"Row 0 holds two kinds of image. On {none['images']:,} no specialist is active, and the combination "
+                f"leaves them alone ({none['wrong_to_right']} changed to right, {none['right_to_wrong']} to wrong); "
+                f"every one of row 0's {row0['generalist_correct']:,} correct generalist answers is among them. On the "
+                f"other {unc['images']:,} " + uncovered + f" Row 0's relative change "
+                f"({_relative(row0['relative_change_pct'])}) divides those fixes by the first kind's correct answers, "
+                "which is why it is large.")
+    else:
+        head = (f"Every test image has an active specialist here (the clusters cover every class the generalist "
+                f"puts first), so row 0 holds one kind of image: on all {unc['images']:,} of them " + uncovered +
+                " Row 0's relative change is undefined: the generalist has no correct answer there to divide by.")
+    return head + (" The paper reports no change in row 0; with its inference rule as written, we find that a dustbin "
+                   "does move these images, and we keep the rule and report the difference rather than hide the row.")
 
 
 def plot_table4(record: dict):
