@@ -6,7 +6,7 @@ from typing import Callable
 
 from . import paper, verdicts
 from .catalog import EXPERIMENTS, report_module
-from .reports.common import badge, fmt, seeds_phrase
+from .reports.common import badge, fmt, relative_pct, seeds_phrase
 from .results import is_clean, read_record, summarize
 
 
@@ -149,7 +149,7 @@ def coverage_table():
     for profile in ("paper", "quick"):
         r = read_record(profile, "specialists")
         rows = r["results"]["summary"]["dustbin"]["table4_pooled"] if r else []
-        ours[profile] = {row["covering"]: f"{row['relative_change_pct']:+.1f}% of {row['images']:,}" for row in rows}
+        ours[profile] = {row["covering"]: f"{relative_pct(row['relative_change_pct'])} of {row['images']:,}" for row in rows}
     return pd.DataFrame([{"specialists covering the correct class": c, "test examples": n,
                           "change in top-1 correct": d, "relative change %": p,
                           **{f"recorded `{prof}`": ours[prof].get(c, "not yet run" if not ours[prof] else "no images")

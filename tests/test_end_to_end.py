@@ -2,6 +2,7 @@
 private data folder so nothing is reused), the book builds with -W -n, and the fresh numbers match the recorded
 smoke runs (CI's regression check)."""
 import json
+import re
 
 import pytest
 
@@ -69,3 +70,7 @@ def test_book_builds_without_warnings(executed, built_book):
     assert f"test phone error rate is {per_claims(rec4)['baseline']:.2f}%" in page4  # MyST curls the apostrophes
     card = (html / "book" / "chapters" / "99_scorecard.html").read_text()
     assert "[smoke]" in card and "not yet run" in card
+    # a missing or undefined number reads as words, never as pandas' NaN (a table cell or a percentage)
+    for page_path in sorted((html / "book").rglob("*.html")):
+        shown = re.findall(r">\s*nan\s*<|[+-]?\bnan%", page_path.read_text())
+        assert not shown, f"{page_path.name} shows {shown[:3]}"

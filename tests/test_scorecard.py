@@ -186,3 +186,8 @@ def test_this_builds_numbers_never_stand_beside_the_papers(tmp_path):
     t = scorecard.this_build_table(tmp_path)
     assert list(t.columns) == ["§", "number", "this build"] and len(t) == 4  # 3 error counts and T
     assert all(v.endswith("[smoke]") for v in t["this build"])
+
+
+def test_coverage_table_says_undefined_where_the_record_has_no_relative_change():
+    # the paper run's row 0: the generalist has no correct answer there, so the record's relative change is NaN
+    assert "nan" not in scorecard.coverage_table().to_string()

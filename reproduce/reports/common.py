@@ -15,6 +15,11 @@ def described_runs(records: dict, this_run: dict) -> list[tuple[str, dict, bool]
     return [(name, r, judged) for name, r, judged in runs if r is not None]
 
 
+def relative_pct(pct: float) -> str:
+    """A relative change as '+1.2%'; 'undefined' where the record holds NaN (nothing to divide by)."""
+    return "undefined" if pct != pct else f"{pct:+.1f}%"
+
+
 def paper_explorations(folder: str, results_dir=None) -> list[tuple[str, dict]]:
     """(tag, record) of the explorations recorded in results/paper/<folder>/, by tag; [] when there is none."""
     from pathlib import Path

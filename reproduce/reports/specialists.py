@@ -1,11 +1,10 @@
 """Tables, figures and verdicts of the specialists chapter (section 5: Tables 2, 3 and 4 in kind)."""
 from __future__ import annotations
 
-import math
 from collections import Counter
 
 from .. import paper, verdicts
-from .common import described_runs, fmt, paper_explorations, verdict_word, with_explorations
+from .common import described_runs, fmt, paper_explorations, relative_pct, verdict_word, with_explorations
 from ..stats import spearman
 
 MIN_CLASSES, MIN_SPECIALISTS = 1000, 30  # the issue's bar for the `paper` profile
@@ -137,11 +136,11 @@ def table4(record: dict):
                      # how much room the row leaves: the generalist's own accuracy on it
                      "generalist correct": f"{100 * row['generalist_correct'] / row['images']:.1f}%",
                      "dustbin: change in correct": f"{row['delta_correct']:+d}",
-                     "dustbin: relative": _relative(row['relative_change_pct']),
+                     "dustbin: relative": relative_pct(row['relative_change_pct']),
                      # the other view of the room: of the generalist's wrong answers in the row, the share fixed
                      "dustbin: errors fixed": _fixed_share(row),
                      "soft: change in correct": f"{soft[k]['delta_correct']:+d}" if k in soft else "—",
-                     "soft: relative": _relative(soft[k]['relative_change_pct']) if k in soft else "—",
+                     "soft: relative": relative_pct(soft[k]['relative_change_pct']) if k in soft else "—",
                      "paper: images / change / relative": f"{p[0]:,} / {p[1]:+,} / {p[2]:+.1f}%" if p else "—"})
     del keys
     return pd.DataFrame(rows).set_index("covering specialists")
@@ -177,11 +176,6 @@ def row0_table(record: dict):
     return pd.DataFrame(rows).set_index("row 0 images with")
 
 
-def _relative(pct: float) -> str:
-    # a row where the generalist has no correct answer has no relative change (the record holds NaN)
-    return "undefined" if math.isnan(pct) else f"{pct:+.1f}%"
-
-
 def row0_text(record: dict) -> str:
     """Markdown: why our row 0 changes and why its relative change is large, from the record's own counts."""
     s = record["results"]["summary"]
@@ -199,7 +193,7 @@ def row0_text(record: dict) -> str:
                 f"leaves them alone ({none['wrong_to_right']} changed to right, {none['right_to_wrong']} to wrong); "
                 f"every one of row 0's {row0['generalist_correct']:,} correct generalist answers is among them. On the "
                 f"other {unc['images']:,} " + uncovered + f" Row 0's relative change "
-                f"({_relative(row0['relative_change_pct'])}) divides those fixes by the first kind's correct answers, "
+                f"({relative_pct(row0['relative_change_pct'])}) divides those fixes by the first kind's correct answers, "
                 "which is why it is large.")
     else:
         head = (f"Every test image has an active specialist here (the clusters cover every class the generalist "
