@@ -30,13 +30,13 @@ def same_config(recorded: dict, cfg: dict) -> bool:
     return config_fingerprint(_without_noop_options(recorded)) == config_fingerprint(_without_noop_options(cfg))
 
 
-def matching_record(name: str, cfg: dict, fingerprint: str, rerun: bool, results_dir, log) -> dict | None:
+def matching_record(name: str, cfg: dict, rerun: bool, results_dir, log) -> dict | None:
     """The recorded result of the same configuration, unless a rerun is asked for."""
     if rerun:
         return None
     profile = cfg["profile"]
     old = read_record(profile, name, results_dir)
-    if old is not None and (old.get("fingerprint") == fingerprint or same_config(old["config"], cfg)):
+    if old is not None and same_config(old["config"], cfg):  # equal fingerprints imply this too
         log(f"reusing the recorded {profile} result ({old['provenance']['commit'][:12]}); rerun=True to train again")
         return old
     return None
@@ -94,7 +94,7 @@ class Run:
         self.fingerprint = config_fingerprint(cfg)
         # a bad device is an error even when a matching record would make training unnecessary
         self.device = distributed.local_device(resolve_device(device))
-        self.reused = matching_record(name, cfg, self.fingerprint, rerun, results_dir, log)
+        self.reused = matching_record(name, cfg, rerun, results_dir, log)
         self.t0 = time.perf_counter()
         self.commit = git_commit()
 

@@ -269,21 +269,28 @@ def in_subset_text(record: dict) -> str:
     return ("On the test images of their own classes, averaged over specialists and seeds: " + "; ".join(out) + ".")
 
 
+def _dustbin_stops(record: dict) -> tuple[int, list[int], list[float]] | None:
+    """(epochs trained, each dustbin specialist's epoch of lowest validation loss over seeds, the mean validation
+    loss by epoch over seeds); None for a record from before the measurement."""
+    per_seed = record["results"]["per_seed"]
+    if "early_stop_epoch" not in per_seed[0]["dustbin"]:
+        return None
+    stops = [e for p in per_seed for e in p["dustbin"]["early_stop_epoch"]]
+    curves = [p["dustbin"]["val_loss_curve"]["mean"] for p in per_seed]
+    mean = [sum(c[i] for c in curves) / len(curves) for i in range(len(curves[0]))]
+    return record["config"]["dustbin"]["epochs"], stops, mean
+
+
 def early_stop_text(record: dict) -> str:
     """Where the dustbin specialists' validation loss was lowest: how many stopped at their last epoch, and the mean
     validation loss per epoch (the evidence for or against training them longer)."""
-    per_seed = record["results"]["per_seed"]
-    if "early_stop_epoch" not in per_seed[0]["dustbin"]:
+    found = _dustbin_stops(record)
+    if found is None:
         return "This record predates the measurement (rerun with `--rerun`)."
-    last = record["config"]["dustbin"]["epochs"]
-    stops = [e for p in per_seed for e in p["dustbin"]["early_stop_epoch"]]
-    at_last = sum(e == last for e in stops)
-    curves = [p["dustbin"]["val_loss_curve"] for p in per_seed]
-    epochs = curves[0]["epochs"]
-    mean = [sum(c["mean"][i] for c in curves) / len(curves) for i in range(len(epochs))]
+    last, stops, mean = found
     counts = ", ".join(f"{n} at epoch {e}" for e, n in sorted(Counter(stops).items()))
-    return (f"Trained for {last} epochs, {at_last} of {len(stops)} specialists (all seeds) had their lowest "
-            f"validation loss at the last epoch ({counts}). Their mean validation loss by epoch: "
+    return (f"Trained for {last} epochs, {sum(e == last for e in stops)} of {len(stops)} specialists (all seeds) had "
+            f"their lowest validation loss at the last epoch ({counts}). Their mean validation loss by epoch: "
             + ", ".join(f"{v:.3f}" for v in mean) + ".")
 
 
@@ -304,17 +311,16 @@ def dustbin_epochs_table(record: dict | None, explored: list[tuple[str, dict]]):
     from ..results import summarize
     rows = []
     for name, rec in with_explorations(record, explored):
-        per_seed, d = rec["results"]["per_seed"], rec["results"]["summary"]["dustbin"]
-        if "early_stop_epoch" not in per_seed[0]["dustbin"]:
+        found = _dustbin_stops(rec)
+        if found is None:
             continue
-        last = rec["config"]["dustbin"]["epochs"]
-        stops = [e for p in per_seed for e in p["dustbin"]["early_stop_epoch"]]
-        curves = [p["dustbin"]["val_loss_curve"]["mean"] for p in per_seed]
+        last, stops, mean = found
+        d = rec["results"]["summary"]["dustbin"]
         margin = [a - b for a, b in zip(d["in_subset_specialist_acc"]["values"], d["in_subset_generalist_acc"]["values"])]
         rows.append({"run": name, "commit": rec["provenance"]["commit"][:7], "dustbin epochs": last,
-                     "seeds": len(per_seed),
+                     "seeds": len(rec["results"]["per_seed"]),
                      "lowest val. loss at the last epoch": f"{sum(e == last for e in stops)} of {len(stops)}",
-                     "mean val. loss, last epoch": f"{sum(c[-1] for c in curves) / len(curves):.3f}",
+                     "mean val. loss, last epoch": f"{mean[-1]:.3f}",
                      "own classes: specialist - generalist (points)": fmt(summarize(margin), 2),
                      "top-1 gain (% relative)": fmt(d["relative_top1_gain_pct"], 2)})
     return pd.DataFrame(rows).sort_values("dustbin epochs") if rows else pd.DataFrame()
