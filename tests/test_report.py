@@ -135,3 +135,31 @@ def test_omitted_epochs_are_chosen_on_validation(tmp_path):
     assert ("for the no-3s student, 3 epochs at T = 8 from the teacher's state after epoch 300 (exploration "
             "`teacher300`: 0.2 validation errors") in text
     assert "its state after epoch 300" in report_omitted.teacher_label(soft)
+
+
+def test_an_earlier_paper_run_is_shown_beside_the_one_that_replaced_it_and_is_not_an_exploration_grid(tmp_path):
+    # issue 26: the one-teacher-seed MNIST records stay in the book as explorations once 3-seed records replace them
+    import json
+    folder = tmp_path / "paper" / "mnist-explore"
+    folder.mkdir(parents=True)
+    one = dict(_record("paper", {"teacher": [59], "small": [150], "distilled": [97]}, commit="0ld0ne"),
+               experiment="mnist")
+    (folder / "one-teacher-seed.json").write_text(json.dumps(one))
+    grid = {"results": {"grid": [dict(temperature=20, hard_weight=0.1, val_errors=35, test_errors=94,
+                                      best_val_errors_on_curve=33)], "lr": 0.05, "jitter_copies": 1, "val_size": 5000,
+                        "recipe": {"epochs": 50}}, "provenance": {"commit": "abcdef0123"}}
+    (folder / "grid-lr0.05.json").write_text(json.dumps(grid))
+    earlier = report.earlier_runs("mnist", tmp_path)
+    assert [t for t, _ in earlier] == ["one-teacher-seed"]  # the grid is not a run of the chapter
+    assert len(report_mnist.explorations(folder)) == 1  # and the run is not a grid (cells() would fail on it)
+    three = _record("paper", {"teacher": [66, 68, 70], "small": [147, 150, 146], "distilled": [80, 84, 79]})
+    quick = _record("quick", {"teacher": [91, 102], "small": [150, 153], "distilled": [119, 121]})
+    df = report_mnist.table(quick, {"paper": three, "quick": quick}, earlier)
+    col = "earlier `paper` run `one-teacher-seed` (1 seed)"
+    assert list(df.columns).index(col) == list(df.columns).index("recorded `paper`") + 1
+    assert list(df[col]) == ["59.0 (n=1)", "150.0 (n=1)", "97.0 (n=1)"]
+    assert df.loc[df.index[0], "recorded `paper`"] == "68.0 ± 2.0 (n=3)"
+    labels = [lab for lab, _ in report.shown_runs({"paper": three, "quick": quick}, quick, earlier)]
+    assert labels == ["recorded `paper` run", col, "recorded `quick` run"]
+    box = report.provenance_box(quick, {"paper": three, "quick": quick}, earlier)
+    assert f"- **{col}**: profile `paper`, 1 seed, cpu, torch 2.13.0, commit `0ld0ne`" in box

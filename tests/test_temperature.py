@@ -87,3 +87,12 @@ def test_chapter_shows_the_recorded_runs_beside_this_run():
     text = R.all_verdicts_text({"paper": paper, "quick": quick}, smoke)
     assert "No `paper`-profile run" not in text and "**Recorded `paper` run: profile `paper`" in text
     assert "profile `paper`, 3 seeds on a teacher of 1 seed, " in text
+    # an earlier `paper` run that a newer one replaced (issue 26: the one-teacher-seed sweep) keeps its figure and
+    # verdicts, after the recorded `paper` run and labelled with its teacher
+    three = copy.deepcopy(paper)
+    three["config"]["teacher_seeds"] = 3
+    text = R.all_verdicts_text({"paper": three, "quick": quick}, smoke, [("one-teacher-seed", paper)])
+    assert text.index("**Recorded `paper` run: profile `paper`, 3 seeds, ") < text.index(
+        "**Earlier `paper` run `one-teacher-seed` (3 seeds on a teacher of 1 seed): profile `paper`") < text.index(
+        "**Recorded `quick` run")
+    assert text.count("- **30 units**") == 4

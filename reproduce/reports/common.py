@@ -28,6 +28,18 @@ def paper_explorations(folder: str, results_dir=None) -> list[tuple[str, dict]]:
     return read_records_in(Path(results_dir or RESULTS_DIR) / "paper" / folder)
 
 
+def earlier_runs(experiment: str, results_dir=None) -> list[tuple[str, dict]]:
+    """(tag, record) of a chapter's earlier `paper` runs, kept beside its explorations as whole `reproduce run`
+    records (results/paper/<experiment>-explore/<tag>.json; e.g. the run on a one-seed teacher that a 3-seed run
+    replaced), by tag; the folder's other records (an exploration script's grids) are not runs of the chapter."""
+    return [(t, r) for t, r in paper_explorations(f"{experiment}-explore", results_dir)
+            if r.get("experiment") == experiment and r.get("profile") == "paper"]
+
+
+def earlier_label(tag: str, record: dict) -> str:
+    return f"earlier `paper` run `{tag}` ({seeds_phrase(record['config'])})"
+
+
 def with_explorations(paper_record: dict | None, explored: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
     """(name in prose, record): the recorded `paper` run, if any, then each exploration by its tag."""
     return ([("the recorded `paper` run", paper_record)] if paper_record else []) + [(f"exploration `{t}`", r)
@@ -52,10 +64,13 @@ def recorded(experiment: str, profiles: Sequence[str] = ("paper", "quick")) -> d
     return {p: read_record(p, experiment) for p in profiles}
 
 
-def shown_runs(records: dict, this_run: dict) -> list[tuple[str, dict]]:
-    """(label, record) of the runs a chapter's figures show: the recorded `paper` and `quick` runs that exist (the
-    CI-built book runs `smoke`, so these carry the evidence), then this run unless it is one of them."""
-    runs = [(f"recorded `{p}` run", records[p]) for p in ("paper", "quick") if records.get(p)]
+def shown_runs(records: dict, this_run: dict, earlier: Sequence[tuple[str, dict]] = ()) -> list[tuple[str, dict]]:
+    """(label, record) of the runs a chapter's figures show: the recorded `paper` run, the `earlier` `paper` runs
+    (earlier_runs) and the recorded `quick` run, those that exist (the CI-built book runs `smoke`, so these carry the
+    evidence), then this run unless it is one of them."""
+    runs = [(f"recorded `{p}` run", records[p]) for p in ("paper",) if records.get(p)]
+    runs += [(earlier_label(t, r), r) for t, r in earlier]
+    runs += [(f"recorded `{p}` run", records[p]) for p in ("quick",) if records.get(p)]
     if any(r == this_run for _, r in runs):
         return runs
     return runs + [(f"this run (`{this_run['profile']}`)", this_run)]
@@ -105,11 +120,12 @@ def csv_download(df, filename: str, label: str):
     return HTML(f'<a download="{html.escape(filename)}" href="data:text/csv;base64,{b64}">{html.escape(label)}</a>')
 
 
-def provenance_box(this_run: dict, records: dict) -> str:
-    """Markdown lines: where this page's numbers and the recorded ones came from."""
+def provenance_box(this_run: dict, records: dict, earlier: Sequence[tuple[str, dict]] = ()) -> str:
+    """Markdown lines: where this page's numbers and the recorded ones (and the `earlier` runs shown) came from."""
     lines = [f"- **this run**: {provenance_line(this_run)}"]
     for prof, rec in records.items():
         lines.append(f"- **recorded `{prof}`**: " + (provenance_line(rec) if rec else "not yet run"))
+    lines += [f"- **{earlier_label(t, r)}**: {provenance_line(r)}" for t, r in earlier]
     return "\n".join(lines)
 
 

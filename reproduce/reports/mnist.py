@@ -4,10 +4,11 @@ per grid cell, and a paragraph that compares the paper's recipe with the cell ch
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 from .. import paper, verdicts
 from ..results import RESULTS_DIR, read_records_in
-from .common import described_runs, fmt, plain, provenance_line, single_seed_caveat
+from .common import described_runs, earlier_label, fmt, plain, provenance_line, single_seed_caveat
 
 ROLE_KEYS = {"teacher": "mnist.teacher_errors", "small": "mnist.small_errors", "distilled": "mnist.distilled_errors"}
 ROLE_LABELS = {"teacher": "teacher 1200-1200, dropout + jitter", "small": "small 800-800, no regularization",
@@ -32,8 +33,9 @@ def borrowed_spread(records: dict, role: str) -> float | None:
     return verdicts.borrowed_sd(p and p["results"][role]["test_errors"], q and q["results"][role]["test_errors"])
 
 
-def table(this_run: dict, records: dict):
-    """Paper vs recorded `paper` run vs recorded `quick` run vs this run, one row per model."""
+def table(this_run: dict, records: dict, earlier: Sequence[tuple[str, dict]] = ()):
+    """Paper vs recorded `paper` run vs the `earlier` `paper` runs (common.earlier_runs) vs recorded `quick` run vs
+    this run, one row per model."""
     import pandas as pd
     rows = []
     _, *errors = paper.PUBLIC_REPRODUCTIONS[0]  # the full-recipe public reproduction
@@ -44,6 +46,9 @@ def table(this_run: dict, records: dict):
         for prof in ("paper", "quick"):
             rec = records.get(prof)
             row[f"recorded `{prof}`"] = fmt(rec["results"][role]["test_errors"]) if rec else "not yet run"
+            if prof == "paper":
+                for tag, r in earlier:
+                    row[earlier_label(tag, r)] = fmt(r["results"][role]["test_errors"])
         row[f"this run (`{this_run['profile']}`)"] = fmt(this_run["results"][role]["test_errors"])
         rec = records.get("paper")
         row["verdict (`paper` run)"] = verdict(role, rec["results"][role]["test_errors"] if rec else None, "paper",
@@ -146,8 +151,9 @@ def plateau(record: dict | None, role: str = "distilled", within: int = 5) -> st
 
 
 def explorations(folder: Path | None = None) -> list[dict]:
-    """The recorded explorations, by file name; [] when none is recorded."""
-    return [rec for _, rec in read_records_in(folder or EXPLORE_FOLDER)]
+    """The recorded explorations of scripts/explore_mnist_distill.py, by file name; [] when none is recorded. The
+    folder's whole-chapter records (common.earlier_runs) are not grids and are shown in the table above instead."""
+    return [rec for _, rec in read_records_in(folder or EXPLORE_FOLDER) if "grid" in rec["results"]]
 
 
 def cells(records: list[dict]) -> list[dict]:

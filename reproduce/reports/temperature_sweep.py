@@ -33,21 +33,21 @@ CONTEXT = ("The paper makes claim (a) for 300 or more units and claim (b) for 30
            "shown for context.")
 
 
-def runs_shown(records: dict, this_run: dict) -> list[tuple[str, str, dict]]:
-    """(label, label with provenance and seeds, record) of report.shown_runs."""
+def runs_shown(records: dict, this_run: dict, earlier=()) -> list[tuple[str, str, dict]]:
+    """(label, label with provenance and seeds, record) of report.shown_runs (`earlier`: common.earlier_runs)."""
     from .common import provenance_line, shown_runs
     return [(lab, f"{lab[0].upper()}{lab[1:]}: {provenance_line(r)}", r)
-            for lab, r in shown_runs(records, this_run)]
+            for lab, r in shown_runs(records, this_run, earlier)]
 
 
-def all_verdicts_text(records: dict, this_run: dict) -> str:
+def all_verdicts_text(records: dict, this_run: dict, earlier=()) -> str:
     """The claims' verdicts of every run shown, each under its label."""
     parts = []
     if not records.get("paper"):
         parts.append("**No `paper`-profile run is recorded yet** (minutes on one GPU, hours on a CPU, resuming where "
                      "it stopped: `reproduce run temperature-sweep --profile paper`), so the verdicts below come from "
                      "shorter training than the paper's.")
-    for _, label, rec in runs_shown(records, this_run):
+    for _, label, rec in runs_shown(records, this_run, earlier):
         parts.append(f"**{label}**\n\n" + width_verdicts(rec))
     return "\n\n".join(parts + [CONTEXT])
 
