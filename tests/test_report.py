@@ -163,3 +163,28 @@ def test_an_earlier_paper_run_is_shown_beside_the_one_that_replaced_it_and_is_no
     assert labels == ["recorded `paper` run", col, "recorded `quick` run"]
     box = report.provenance_box(quick, {"paper": three, "quick": quick}, earlier)
     assert f"- **{col}**: profile `paper`, 1 seed, cpu, torch 2.13.0, commit `0ld0ne`" in box
+
+
+def test_the_consistent_teacher_is_shown_as_a_labelled_variant_beside_the_faithful_recipe(tmp_path):
+    import json
+
+    from reproduce.results import summarize
+    rec = {"results": {"test_errors": summarize([70.0, 74.0, 72.0]), "val_errors": summarize([30.0, 28.0, 29.0]),
+                       "recipe": {"jitter": 2}, "teacher_test_errors": [66, 68, 70], "transfer_size": 55000,
+                       "val_size": 5000},
+           "provenance": {"device": "cpu", "commit": "c0ffee0123456"}}
+    (tmp_path / "consistent-T20.json").write_text(json.dumps(rec))
+    runs = report_mnist.consistent_runs(tmp_path)
+    three = _record("paper", {"teacher": [66, 68, 70], "small": [147, 150, 146], "distilled": [80, 84, 79]})
+    text = report_mnist.consistent_text(runs, three)
+    assert "`consistent-T20` (3 students, cpu, commit `c0ffee012345`) makes 72.0 ± 2.0 (n=3) test errors" in text
+    assert "makes 81.0 ± 2.6 (n=3) on the same teacher, so the consistent teacher's students differ from it by " \
+           "-9.0 errors" in text and "not a paired" not in text
+    one = _record("paper", {"teacher": [59], "small": [150], "distilled": [97]})
+    assert "on a teacher of another seed count (not a paired comparison)" in report_mnist.consistent_text(runs, one)
+    df = report_mnist.consistent_table(runs, three)
+    assert list(df["test errors (of 10,000)"]) == ["74", "81.0 ± 2.6 (n=3)", "72.0 ± 2.0 (n=3)"]
+    assert df["student"].iloc[-1] == "consistent teacher `consistent-T20` (not the paper's recipe)"
+    assert df["teacher"].iloc[-1] == "3 seeds, 68.0 errors" and df["teacher"].iloc[1] == "3 seeds, 68.0 errors"
+    assert report_mnist.consistent_text([], three).startswith("No consistent-teacher run is recorded yet")
+    assert len(report_mnist.consistent_table([], None)) == 1  # the paper's row alone

@@ -282,6 +282,78 @@ def explorations_summary(records: list[dict]) -> str:
     return " ".join(lines)
 
 
+# ---- a labelled variant: the consistent teacher (scripts/explore_mnist_consistent.py) -------------------------
+
+
+CONSISTENT_FOLDER = RESULTS_DIR / "paper" / "mnist-consistent"
+CONSISTENT_HOW = ("`python scripts/explore_mnist_consistent.py --seeds 3 --tag consistent-T20`, recorded in "
+                  "results/paper/mnist-consistent/")
+
+
+def consistent_runs(folder: Path | None = None) -> list[tuple[str, dict]]:
+    """(tag, record) of the recorded consistent-teacher runs of the `paper` profile, by tag; [] when none is."""
+    return read_records_in(folder or CONSISTENT_FOLDER)
+
+
+def _teacher_seeds(rec: dict) -> int:
+    return len(rec["results"]["teacher_test_errors"])
+
+
+def _seeds(n: int) -> str:
+    return f"{n} seed{'' if n == 1 else 's'}"
+
+
+def consistent_table(runs: list[tuple[str, dict]], paper_record: dict | None):
+    """The paper's distilled net, the recorded `paper` run's (the faithful recipe) and each consistent-teacher run,
+    one row each, with what the student saw, its teacher and its validation and test errors."""
+    import pandas as pd
+    rows = [{"student": "paper: distilled 800-800, T = 20", "what the student saw": "the unshifted transfer set",
+             "teacher": f"{int(paper.paper('mnist.teacher_errors'))} errors",
+             "val. errors": "—", "test errors (of 10,000)": f"{paper.paper('mnist.distilled_errors'):g}"}]
+    if paper_record:
+        c = paper_record["config"]
+        rows.append({"student": "recorded `paper` run: the faithful recipe",
+                     "what the student saw": "the unshifted training images (all 60,000)",
+                     "teacher": f"{_seeds(c.get('teacher_seeds') or c['seeds'])}, "
+                                f"{paper_record['results']['teacher']['test_errors']['mean']:.1f} errors",
+                     "val. errors": "—",
+                     "test errors (of 10,000)": fmt(paper_record["results"]["distilled"]["test_errors"])})
+    for tag, rec in runs:
+        r, n_t = rec["results"], _teacher_seeds(rec)
+        rows.append({"student": f"consistent teacher `{tag}` (not the paper's recipe)",
+                     "what the student saw": f"views shifted by up to {r['recipe']['jitter']} px, the teacher's soft "
+                                             f"targets on the same view ({r['transfer_size']:,} images)",
+                     "teacher": f"{_seeds(n_t)}, {sum(r['teacher_test_errors']) / n_t:.1f} errors",
+                     "val. errors": f"{fmt(r['val_errors'])} of {r['val_size']:,}",
+                     "test errors (of 10,000)": fmt(r["test_errors"])})
+    return pd.DataFrame(rows)
+
+
+def consistent_text(runs: list[tuple[str, dict]], paper_record: dict | None) -> str:
+    """Markdown: what the consistent teacher gives beside the faithful recipe on the same teacher, or how to run it."""
+    if not runs:
+        return f"No consistent-teacher run is recorded yet ({CONSISTENT_HOW})."
+    lines = []
+    for tag, rec in runs:
+        r = rec["results"]
+        t = r["test_errors"]
+        line = (f"The consistent teacher `{tag}` ({r['test_errors']['n']} students, {rec['provenance']['device']}, "
+                f"commit `{rec['provenance']['commit'][:12]}`) makes {fmt(t)} test errors (paper's distilled net: "
+                f"{paper.paper('mnist.distilled_errors'):g}).")
+        if paper_record:
+            f = paper_record["results"]["distilled"]["test_errors"]
+            c = paper_record["config"]
+            same = _teacher_seeds(rec) == (c.get("teacher_seeds") or c["seeds"])
+            line += (f" The faithful recipe of the recorded `paper` run makes {fmt(f)} "
+                     + ("on the same teacher" if same else "on a teacher of another seed count (not a paired "
+                                                           "comparison)")
+                     + f", so the consistent teacher's students differ from it by {t['mean'] - f['mean']:+.1f} "
+                       f"errors, although their transfer set lacks the {r['val_size']:,} validation images the "
+                       "faithful run trained on.")
+        lines.append(line)
+    return " ".join(lines)
+
+
 # the paper's numbers this chapter measures: paper key (paper.NUMBERS) -> per-seed values from a record
 PAPER_NUMBERS = {
     "mnist.teacher_errors": lambda r: r["results"]["teacher"]["test_errors"]["values"],
