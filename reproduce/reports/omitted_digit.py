@@ -204,7 +204,8 @@ def epochs_text(paper_record: dict | None, explored: list[tuple[str, dict]]) -> 
     for tset, what in (("no3", "no-3s"), ("only78", "7s-and-8s")):
         name, r = min([nr for nr in runs if same(nr[1])], key=lambda nr: val(nr[1], tset))
         at = r["config"].get("teacher_epoch")
-        parts.append(f"for the {what} student, {r['config'][tset]['epochs']} epochs at T = "
+        n = r["config"][tset]["epochs"]
+        parts.append(f"for the {what} student, {n} epoch{'' if n == 1 else 's'} at T = "
                      f"{r['config'][tset]['temperature']:g}"
                      + (f" from the teacher's state after epoch {at}" if at is not None else "")
                      + f" ({name}: {val(r, tset):.1f} "
