@@ -184,7 +184,7 @@ def test_the_consistent_teacher_is_shown_as_a_labelled_variant_beside_the_faithf
     assert "on a teacher of another seed count (not a paired comparison)" in report_mnist.consistent_text(runs, one)
     df = report_mnist.consistent_table(runs, three)
     assert list(df["test errors (of 10,000)"]) == ["74", "81.0 ± 2.6 (n=3)", "72.0 ± 2.0 (n=3)"]
-    assert df["student"].iloc[-1] == "consistent teacher `consistent-T20` (not the paper's recipe)"
+    assert df["student"].iloc[-1] == "consistent teacher consistent-T20 (not the paper's recipe)"
     assert df["teacher"].iloc[-1] == "3 seeds, 68.0 errors" and df["teacher"].iloc[1] == "3 seeds, 68.0 errors"
     assert report_mnist.consistent_text([], three).startswith("No consistent-teacher run is recorded yet")
     assert len(report_mnist.consistent_table([], None)) == 1  # the paper's row alone

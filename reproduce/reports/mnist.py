@@ -312,7 +312,7 @@ def consistent_table(runs: list[tuple[str, dict]], paper_record: dict | None):
              "val. errors": "—", "test errors (of 10,000)": f"{paper.paper('mnist.distilled_errors'):g}"}]
     if paper_record:
         c = paper_record["config"]
-        rows.append({"student": "recorded `paper` run: the faithful recipe",
+        rows.append({"student": "recorded paper run: the faithful recipe",  # a table cell: no markdown
                      "what the student saw": "the unshifted training images (all 60,000)",
                      "teacher": f"{_seeds(c.get('teacher_seeds') or c['seeds'])}, "
                                 f"{paper_record['results']['teacher']['test_errors']['mean']:.1f} errors",
@@ -320,7 +320,7 @@ def consistent_table(runs: list[tuple[str, dict]], paper_record: dict | None):
                      "test errors (of 10,000)": fmt(paper_record["results"]["distilled"]["test_errors"])})
     for tag, rec in runs:
         r, n_t = rec["results"], _teacher_seeds(rec)
-        rows.append({"student": f"consistent teacher `{tag}` (not the paper's recipe)",
+        rows.append({"student": f"consistent teacher {tag} (not the paper's recipe)",
                      "what the student saw": f"views shifted by up to {r['recipe']['jitter']} px, the teacher's soft "
                                              f"targets on the same view ({r['transfer_size']:,} images)",
                      "teacher": f"{_seeds(n_t)}, {sum(r['teacher_test_errors']) / n_t:.1f} errors",
