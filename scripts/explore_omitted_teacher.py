@@ -18,8 +18,8 @@ Nothing here is chosen on the test set: the chapter ranks the cells by their val
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from reproduce.experiments import omitted_digit  # noqa: E402
 from reproduce.experiments import teacher as shared_teacher  # noqa: E402
+from reproduce.io import atomic_write_json  # noqa: E402
 from reproduce.profiles import PROFILE_NAMES  # noqa: E402
 from reproduce.results import RESULTS_DIR  # noqa: E402
 
@@ -79,10 +80,8 @@ for i, (e, t) in enumerate(cells, 1):
            "--results-dir", str(work / tag)] + [a for s in sets for a in ("--set", s)]
     print(f"[{i}/{len(cells)}] {tag}: $ {' '.join(cmd[1:])}", flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(".json.tmp")
-    shutil.copy(work / tag / args.profile / "omitted-digit.json", tmp)
-    os.replace(tmp, dest)  # whole or absent: a cell interrupted here is simply rerun (its record is reused)
+    # whole or absent: a cell interrupted here is simply rerun (its record is reused)
+    atomic_write_json(dest, json.loads((work / tag / args.profile / "omitted-digit.json").read_text()))
     print(f"[{i}/{len(cells)}] {tag}: recorded {dest}", flush=True)
 print(f"{len(cells)} cells in {out_dir}; the chapter (notebooks/02_omitted_digit.ipynb) ranks them on validation "
       "errors once they are in results/paper/omitted-digit-explore/")

@@ -33,7 +33,12 @@ def earlier_runs(experiment: str, results_dir=None) -> list[tuple[str, dict]]:
     records (results/paper/<experiment>-explore/<tag>.json; e.g. the run on a one-seed teacher that a 3-seed run
     replaced), by tag; the folder's other records (an exploration script's grids) are not runs of the chapter."""
     return [(t, r) for t, r in paper_explorations(f"{experiment}-explore", results_dir)
-            if r.get("experiment") == experiment and r.get("profile") == "paper"]
+            if is_chapter_run(r, experiment)]
+
+
+def is_chapter_run(record: dict, experiment: str) -> bool:
+    """Whether an exploration folder's record is a whole `paper` run of the chapter (earlier_runs), not a script's."""
+    return record.get("experiment") == experiment and record.get("profile") == "paper"
 
 
 def earlier_label(tag: str, record: dict) -> str:

@@ -8,7 +8,8 @@ from typing import Sequence
 
 from .. import paper, verdicts
 from ..results import RESULTS_DIR, read_records_in
-from .common import described_runs, earlier_label, fmt, plain, provenance_line, single_seed_caveat
+from .common import (described_runs, earlier_label, fmt, is_chapter_run, plain, provenance_line, seeds_phrase,
+                     single_seed_caveat)
 
 ROLE_KEYS = {"teacher": "mnist.teacher_errors", "small": "mnist.small_errors", "distilled": "mnist.distilled_errors"}
 ROLE_LABELS = {"teacher": "teacher 1200-1200, dropout + jitter", "small": "small 800-800, no regularization",
@@ -153,7 +154,7 @@ def plateau(record: dict | None, role: str = "distilled", within: int = 5) -> st
 def explorations(folder: Path | None = None) -> list[dict]:
     """The recorded explorations of scripts/explore_mnist_distill.py, by file name; [] when none is recorded. The
     folder's whole-chapter records (common.earlier_runs) are not grids and are shown in the table above instead."""
-    return [rec for _, rec in read_records_in(folder or EXPLORE_FOLDER) if "grid" in rec["results"]]
+    return [rec for _, rec in read_records_in(folder or EXPLORE_FOLDER) if not is_chapter_run(rec, "mnist")]
 
 
 def cells(records: list[dict]) -> list[dict]:
@@ -296,11 +297,13 @@ def consistent_runs(folder: Path | None = None) -> list[tuple[str, dict]]:
 
 
 def _teacher_seeds(rec: dict) -> int:
+    """A consistent-teacher record's teacher members (one test count each)."""
     return len(rec["results"]["teacher_test_errors"])
 
 
-def _seeds(n: int) -> str:
-    return f"{n} seed{'' if n == 1 else 's'}"
+def _chapter_teacher_seeds(record: dict) -> int:
+    """The teacher members of a recorded MNIST run (its own seeds unless it reused another teacher)."""
+    return record["config"].get("teacher_seeds") or record["config"]["seeds"]
 
 
 def consistent_table(runs: list[tuple[str, dict]], paper_record: dict | None):
@@ -311,10 +314,9 @@ def consistent_table(runs: list[tuple[str, dict]], paper_record: dict | None):
              "teacher": f"{int(paper.paper('mnist.teacher_errors'))} errors",
              "val. errors": "—", "test errors (of 10,000)": f"{paper.paper('mnist.distilled_errors'):g}"}]
     if paper_record:
-        c = paper_record["config"]
         rows.append({"student": "recorded paper run: the faithful recipe",  # a table cell: no markdown
                      "what the student saw": "the unshifted training images (all 60,000)",
-                     "teacher": f"{_seeds(c.get('teacher_seeds') or c['seeds'])}, "
+                     "teacher": f"{seeds_phrase({'seeds': _chapter_teacher_seeds(paper_record)})}, "
                                 f"{paper_record['results']['teacher']['test_errors']['mean']:.1f} errors",
                      "val. errors": "—",
                      "test errors (of 10,000)": fmt(paper_record["results"]["distilled"]["test_errors"])})
@@ -323,7 +325,7 @@ def consistent_table(runs: list[tuple[str, dict]], paper_record: dict | None):
         rows.append({"student": f"consistent teacher {tag} (not the paper's recipe)",
                      "what the student saw": f"views shifted by up to {r['recipe']['jitter']} px, the teacher's soft "
                                              f"targets on the same view ({r['transfer_size']:,} images)",
-                     "teacher": f"{_seeds(n_t)}, {sum(r['teacher_test_errors']) / n_t:.1f} errors",
+                     "teacher": f"{seeds_phrase({'seeds': n_t})}, {sum(r['teacher_test_errors']) / n_t:.1f} errors",
                      "val. errors": f"{fmt(r['val_errors'])} of {r['val_size']:,}",
                      "test errors (of 10,000)": fmt(r["test_errors"])})
     return pd.DataFrame(rows)
@@ -342,8 +344,7 @@ def consistent_text(runs: list[tuple[str, dict]], paper_record: dict | None) -> 
                 f"{paper.paper('mnist.distilled_errors'):g}).")
         if paper_record:
             f = paper_record["results"]["distilled"]["test_errors"]
-            c = paper_record["config"]
-            same = _teacher_seeds(rec) == (c.get("teacher_seeds") or c["seeds"])
+            same = _teacher_seeds(rec) == _chapter_teacher_seeds(paper_record)
             line += (f" The faithful recipe of the recorded `paper` run makes {fmt(f)} "
                      + ("on the same teacher" if same else "on a teacher of another seed count (not a paired "
                                                            "comparison)")
