@@ -1,5 +1,6 @@
 """Bias-shift sweep and the transfer-set filters of the omitted-digit chapter."""
 import numpy as np
+import pytest
 import torch
 
 from reproduce import bias
@@ -133,6 +134,18 @@ def test_prior_matched_shift_reads_no_labels_and_hits_the_prior():
         assert 3.0 < float(s[e]) < 5.0  # undoes most of the -4 handicap
 
 
+def test_absent_mass_is_the_teacher_s_mean_softened_probability_of_the_missing_classes():
+    """Golden values: class 2 is absent. Image a's logits are equal (1/3 at any T); image b's are (ln 2, 0, 0), so
+    class 2 gets 1/4 at T = 1 and 1/(2 + sqrt 2) at T = 2. A second teacher member sure of class 0 says almost nothing."""
+    import math
+    a, b = [0.0, 0.0, 0.0], [math.log(2.0), 0.0, 0.0]
+    logits = torch.tensor([[a, b], [[30.0, 0.0, 0.0], [30.0, 0.0, 0.0]]], dtype=torch.float64)
+    t1, t2 = od.absent_mass(logits, [0, 1], 1.0), od.absent_mass(logits, [0, 1], 2.0)
+    assert t1[0] == pytest.approx(7 / 24, abs=1e-12) and t2[0] == pytest.approx((1 / 3 + 1 / (2 + math.sqrt(2))) / 2, abs=1e-12)
+    assert t1[1] < 1e-12 < t2[1] < 1e-6
+    assert od.absent_mass(logits, [0], 2.0)[0] == pytest.approx(1 - (1 / 3 + math.sqrt(2) / (2 + math.sqrt(2))) / 2, abs=1e-12)
+
+
 def test_the_omitted_digit_students_can_learn_from_an_earlier_teacher(tmp_path, monkeypatch):
     """teacher_epoch picks a snapshot of the shared teacher: the students learn from that state (its test errors,
     not the last state's, are recorded), and an epoch with no snapshot is a UserError naming the epochs kept."""
@@ -150,5 +163,9 @@ def test_the_omitted_digit_students_can_learn_from_an_earlier_teacher(tmp_path, 
     last = shared_teacher.train_teacher(cfg["teacher"], 1, train, test, progress=False)
     assert last.resumed_from_epoch == cfg["teacher"]["epochs"]
     assert early["results"]["teacher_test_errors"]["values"] != last.model.count_errors(test).tolist()
+    for tset, absent in (("no3", [3]), ("only78", [0, 1, 2, 3, 4, 5, 6, 9])):
+        m = early["results"][tset]["teacher_absent_mass"]  # what the students hear of the missing classes
+        assert m["classes"] == absent and m["temperature"] == cfg[tset]["temperature"] > 1
+        assert 0.0 < m["at_1"]["mean"] < m["at_T"]["mean"] < 1.0
     with pytest.raises(UserError, match=r"teacher_epoch=5: the teacher keeps its state at epochs \[1, 2, 3, 4\]"):
         od.resolve_config("smoke", 1, small + ["teacher_epoch=5"])

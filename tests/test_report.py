@@ -117,7 +117,14 @@ def test_omitted_epochs_are_chosen_on_validation(tmp_path):
     assert "for the no-3s student, 3 epochs at T = 20 (exploration `short`: 1.5 validation errors" in text
     assert f"for the 7s-and-8s student, {long['config']['only78']['epochs']} epochs at T = 20 (the recorded `paper` run" \
         in text
-    assert len(report_omitted.epochs_table(long, explored)) == 4
+    short["results"]["no3"]["teacher_absent_mass"] = {"classes": [3], "temperature": 20.0, "at_T": summarize(
+        [0.0412, 0.0388]), "at_1": summarize([0.00031, 0.00029])}
+    (folder / "short.json").write_text(json.dumps(short))
+    t = report_omitted.epochs_table(long, report_omitted.explorations(tmp_path))
+    assert len(t) == 4 and "teacher_absent_mass" not in long["results"]["no3"]
+    assert list(t["teacher's % on the absent classes"]) == [
+        "not recorded (an older run)", "not recorded (an older run)",
+        "4.00 ± 0.17 (n=2) at T = 20; 0.030 ± 0.001 (n=2) at T = 1", "not recorded (an older run)"]
     assert "No exploration" in report_omitted.epochs_text(long, [])
     other = copy.deepcopy(short)  # another teacher: never chosen among the epochs, reported on its own
     other["config"]["teacher"]["epochs"], other["results"]["teacher_test_errors"] = 7, summarize([300.0])

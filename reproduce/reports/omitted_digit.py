@@ -174,9 +174,19 @@ def teacher_label(record: dict) -> str:
             f"{seeds_phrase({'seeds': c['teacher_seeds']})}, {record['results']['teacher_test_errors']['mean']:.1f} test errors")
 
 
+def absent_mass_cell(record: dict, tset: str) -> str:
+    """The teacher's mean softened probability of the classes absent from the transfer set, in %, at the students' T
+    and at T = 1 (records made before it was kept say so)."""
+    m = record["results"][tset].get("teacher_absent_mass")
+    if m is None:
+        return "not recorded (an older run)"
+    pct = lambda s: summarize([100.0 * v for v in s["values"]])  # noqa: E731
+    return f"{fmt(pct(m['at_T']), 2)} at T = {m['temperature']:g}; {fmt(pct(m['at_1']), 3)} at T = 1"
+
+
 def epochs_table(paper_record: dict | None, explored: list[tuple[str, dict]]):
     """The students' training length, temperature and teacher, chosen on VALIDATION images: per run, its epochs, T,
-    teacher (and the teacher's epoch), the
+    teacher (and the teacher's epoch), how much probability the teacher puts on the classes the transfer set lacks, the
     validation errors at the validation-chosen shift (the criterion) and what that shift gives on the test set."""
     import pandas as pd
     rows = []
@@ -184,6 +194,7 @@ def epochs_table(paper_record: dict | None, explored: list[tuple[str, dict]]):
         for tset in ("no3", "only78"):
             rows.append({"run": name, "transfer set": tset, "epochs": r["config"][tset]["epochs"],
                          "T": f"{r['config'][tset]['temperature']:g}", "teacher": teacher_label(r),
+                         "teacher's % on the absent classes": absent_mass_cell(r, tset),
                          f"val. errors at the val.-chosen shift (of {r['results']['val_size']:,})":
                              fmt(value(r, tset, "val_errors_at_val_shift"), 1),
                          "test errors, val.-chosen shift": fmt(value(r, tset, "errors_val_chosen"), 1),
