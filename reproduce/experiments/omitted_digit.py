@@ -68,11 +68,10 @@ def transfer_indices(labels: np.ndarray, pool: np.ndarray, keep: list[int]) -> n
     return pool[np.isin(labels[pool], keep)]
 
 
-def absent_mass(teacher_logits: torch.Tensor, keep: list[int], temperature: float) -> list[float]:
+def absent_mass(teacher_logits: torch.Tensor, absent: list[int], temperature: float) -> list[float]:
     """Per teacher member, its mean probability, softened at `temperature`, of the classes absent from the transfer
     set, over the transfer images: all that the students ever hear about those classes. A softer teacher (higher T,
     or an earlier state) says more, which is why the teacher is chosen with the student."""
-    absent = [c for c in range(teacher_logits.shape[-1]) if c not in keep]
     p = torch.softmax(teacher_logits.double() / temperature, dim=-1)
     return p[..., absent].sum(-1).mean(-1).tolist()
 
@@ -98,10 +97,10 @@ def run(run_: Run, progress: bool, log):
         result = train_role(name, cfg[name], seeds_s, transfer, test, logits_t, progress, cfg["profile"])
         prior = float(np.isin(m.train_y, shifted).mean())  # the shifted classes' share of the training labels
         out[name] = analyse(result.model, test, val, shifted, shift_grid(name), prior)
-        t = cfg[name]["temperature"]
+        t, absent = cfg[name]["temperature"], [c for c in range(10) if c not in keep]
         out[name]["teacher_absent_mass"] = {
-            "classes": [c for c in range(10) if c not in keep], "temperature": t,
-            "at_T": summarize(absent_mass(logits_t, keep, t)), "at_1": summarize(absent_mass(logits_t, keep, 1.0))}
+            "classes": absent, "temperature": t,
+            "at_T": summarize(absent_mass(logits_t, absent, t)), "at_1": summarize(absent_mass(logits_t, absent, 1.0))}
         out[name].update(seeds=seeds_s, transfer_size=len(idx), wall_s=round(result.wall_s, 2),
                          resumed_from_epoch=result.resumed_from_epoch,
                          curves={str(k): v for k, v in sorted(result.history.items())})
