@@ -21,6 +21,10 @@ import torch
 from .train import conv_layout, gemm
 from .io import atomic_write_json
 from .machine import cpu_info
+from . import pauses
+
+# from the first import, so that a record's paused_s covers the whole run of the process that writes it
+pauses.start()
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO_ROOT / "results"
@@ -76,11 +80,12 @@ def provenance(device: torch.device, wall_s: float, commit: str | None = None, c
 
     Every record, benchmark and exploration carries this: the commit and whether the tree was clean (a record made
     from a dirty tree is never judged), torch and Python, the device, the CPU's model and ISA, the GEMM library
-    rule and what it chose for each large MLP this process built, the CNN layout rule and its choices, the thread and rank counts, and the exact command line."""
+    rule and what it chose for each large MLP this process built, the CNN layout rule and its choices, the thread and rank counts, the seconds the process was stopped (paused_s), and the exact command line."""
     commit = commit or git_commit()
     return {"commit": commit, "clean": not commit.endswith("-dirty") and commit != "unknown",
             "torch": torch.__version__, "python": platform.python_version(),
             "device": device_name(device), "wall_s": round(wall_s, 2),
+            "paused_s": round(pauses.paused_seconds(), 1),  # of wall_s (this process's part): stopped, not working
             "ranks": int(os.environ.get("WORLD_SIZE", 1)),  # torchrun processes that trained the members
             "threads": torch.get_num_threads(), **cpu_info(),
             **({"cpu_gemm": gemm.policy(), "cpu_gemm_chosen": dict(gemm.CHOSEN),

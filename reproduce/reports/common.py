@@ -88,8 +88,17 @@ def plain(label: str) -> str:
 
 def provenance_line(record: dict) -> str:
     p = record["provenance"]
-    return (f"profile `{record['profile']}`, {seeds_phrase(record['config'])}, {p['device']}, torch {p['torch']}, "
-            f"commit `{p['commit'][:12]}`, {p['wall_s'] / 60:.1f} min, {p['date']}")
+    cpu = f" ({p['cpu_model']})" if p.get("cpu_model") and p["device"].startswith("CPU") else ""
+    return (f"profile `{record['profile']}`, {seeds_phrase(record['config'])}, {p['device']}{cpu}, torch {p['torch']}, "
+            f"commit `{p['commit'][:12]}`, {wall_phrase(p)}, {p['date']}")
+
+
+def wall_phrase(provenance: dict) -> str:
+    """'95.0 min', or '95.0 min (11.2 of them stopped)' where the process was paused for half a minute or more
+    (records from before paused_s existed cannot say)."""
+    text = f"{provenance['wall_s'] / 60:.1f} min"
+    paused = provenance.get("paused_s", 0.0)
+    return text + (f" ({paused / 60:.1f} of them stopped)" if paused >= 30 else "")
 
 
 def seeds_phrase(config: dict) -> str:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import paper
-from .common import described_runs, fmt, verdict_word
+from .common import described_runs, fmt, verdict_word, wall_phrase
 from ..results import summarize
 from ..stats import gain_kept_pct
 
@@ -174,7 +174,7 @@ def real_speech_text(record: dict | None) -> str:
             f"{c['utterances']['val']} validation and {c['utterances']['test']} test utterances "
             f"({c['frames']['train']:,} / {c['frames']['val']:,} / {c['frames']['test']:,} frames). Net "
             f"{' - '.join(str(x) for x in r['sizes'])}, the `{record['profile']}` recipes with "
-            f"{', '.join(record['overrides']) or 'no overrides'}; {p['wall_s'] / 60:.1f} min on {p['device']}, commit "
+            f"{', '.join(record['overrides']) or 'no overrides'}; {wall_phrase(p)} on {p['device']}, commit "
             f"`{p['commit'][:12]}` (`{record['command']}`). One speaker means the test frames are new utterances of a "
             "known voice, an easier split than the generated corpus's unseen voices.")
 
