@@ -10,7 +10,7 @@ PKG = REPO_ROOT / "reproduce"
 # lowest first; a module may import its own layer and those above it in this list, never those below
 LAYERS = [
     ("base", {"reproduce.errors", "reproduce.io", "reproduce.stats", "reproduce.paper", "reproduce.catalog",
-              "reproduce.machine"}),
+              "reproduce.machine", "reproduce.pauses"}),
     ("training core", {"reproduce.train"}),
     ("data and methods", {"reproduce.datasets", "reproduce.bias", "reproduce.specialist_ensembles",
                           "reproduce.phone_error_rate"}),
