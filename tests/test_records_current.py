@@ -11,7 +11,6 @@ from reproduce.results import read_record, write_record
 # Records waiting for a rerun on the current recipe, with the reason; each must really be stale (the test below fails
 # once it is rerun, so the entry cannot outlive its reason).
 AWAITING_RERUN = {
-    ("paper", "mnist"): "issue 26: the one-seed record waits for the 3-seed teacher's run",
     ("paper", "omitted-digit"): "issue 26: the one-seed record waits for the 3-seed teacher's run",
     ("paper", "temperature-sweep"): "issue 26: three widths on a one-seed teacher; the profile has four on three",
 }
