@@ -211,6 +211,42 @@ def test_resumed_run_reports_the_whole_stage_time(data, tmp_path, monkeypatch):
     assert again.resumed_from_epoch == cfg.epochs and again.wall_s >= rest.wall_s
 
 
+def test_a_stage_s_time_leaves_out_the_seconds_its_process_was_stopped(data, monkeypatch):
+    """A background run paused with SIGSTOP while CI runs beside it: its stage time is the training, not the pause."""
+    import reproduce.train.trainer as trainer_mod
+
+    class Clock:  # every reading advances 1 s, as in the test above
+        now = 0.0
+
+        @classmethod
+        def perf_counter(cls):
+            cls.now += 1.0
+            return cls.now
+        monotonic = perf_counter
+
+    class Pauses:  # the watcher saw 600 s stopped once training had begun
+        readings = 0
+
+        @staticmethod
+        def start():
+            pass
+
+        @classmethod
+        def paused_seconds(cls):
+            cls.readings += 1
+            return 5.0 if cls.readings == 1 else 605.0
+
+    train, test = data
+    cfg = TrainConfig(**RECIPE)
+    monkeypatch.setattr(trainer_mod, "time", Clock)
+    plain = Trainer(cfg, [1], train, test, progress=False).run()
+    Clock.now = 0.0
+    monkeypatch.setattr(trainer_mod, "pauses", Pauses)
+    paused = Trainer(cfg, [1], train, test, progress=False).run()
+    assert plain.wall_s > 0
+    assert paused.wall_s == plain.wall_s - 600.0
+
+
 def test_checkpoint_of_another_config_is_not_used(data, tmp_path):
     train, test = data
     ck = tmp_path / "ck.pt"

@@ -13,6 +13,7 @@ from typing import Sequence
 import torch
 
 from ..errors import UserError, env_number
+from .. import pauses
 from ..io import atomic_write
 from .config import PAD, TrainConfig, member_generators, schedules
 from .data import DeviceImages
@@ -28,7 +29,8 @@ from .mlp import BatchedMLP
 class TrainResult:
     model: BatchedMLP
     history: dict = field(default_factory=dict)  # epoch -> {"loss": [E], "test_errors": [E]}
-    wall_s: float = 0.0  # training seconds over every process that worked on it (a resumed run adds its own)
+    wall_s: float = 0.0  # training seconds over every process that worked on it (a resumed run adds its own),
+    # less the seconds a process was stopped (SIGSTOP while CI ran beside it): work, not waiting
     resumed_from_epoch: int = 0
 
 
@@ -367,11 +369,12 @@ class Trainer:
     # -- the loop ---------------------------------------------------------------------------------------
     def run(self, stop_after_epoch: int | None = None) -> TrainResult:
         start_epoch, history = self._try_resume()
-        t0 = time.perf_counter()
+        pauses.start()
+        t0, stopped0 = time.perf_counter(), pauses.paused_seconds()
         last_save = time.monotonic()
 
         def wall():  # a resumed stage reports the whole stage's time, not only this process's share
-            return self._wall_before + time.perf_counter() - t0
+            return self._wall_before + time.perf_counter() - t0 - (pauses.paused_seconds() - stopped0)
         end = self.cfg.epochs if stop_after_epoch is None else min(self.cfg.epochs, max(start_epoch, stop_after_epoch))
         bar = _progress(range(start_epoch, end), self.progress, self.desc, self.cfg.epochs, start_epoch)
         for epoch in bar:
