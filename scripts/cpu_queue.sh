@@ -11,6 +11,17 @@
 # outside the worktree (a record written inside it makes the next records say dirty, and the queue stops there).
 #
 # Uses this checkout's environment (.venv, `make env`) with the worktree's code first on the path.
+#
+# The checkpoints live in $REPRODUCE_DATA_DIR/runs/ on this machine: a session handed a new machine starts over.
+# Move the pin only while no queue runs, and only to a commit with the same training-code digest
+# (`python -c "from reproduce.train.fingerprint import CODE_DIGEST; print(CODE_DIGEST)"` in the worktree), or the
+# runs start again from epoch 0.
+#
+# Landing a finished record (from main's checkout, clean):
+#   git mv results/paper/X.json results/paper/X-explore/<what-it-was>.json    (the record it replaces, kept)
+#   cp ~/res-paper/paper/X.json results/paper/; drop ("paper", "X") from AWAITING_RERUN in
+#   tests/test_records_current.py; pytest tests/test_records_current.py tests/test_report*.py; commit; then
+#   `reproduce verdicts --write` from that clean tree and commit results/verdicts.json on its own.
 set -u
 WT=$(cd "${1:?usage: cpu_queue.sh WORKTREE RESULTS EXPERIMENT...}" && pwd); RES=${2:?results folder}; shift 2
 PY=${PY:-$(cd "$(dirname "$0")/.." && pwd)/.venv/bin/python}
