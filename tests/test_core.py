@@ -187,11 +187,10 @@ def test_resume_is_bit_identical(data, tmp_path):
     assert all(torch.equal(p, q) for p, q in zip(full.model.parameters(), resumed.model.parameters()))
 
 
-def test_resumed_run_reports_the_whole_stage_time(data, tmp_path, monkeypatch):
-    """A stage finished by an earlier process reports that process's training time, not the ~0 s of reloading it."""
-    import reproduce.train.trainer as trainer_mod
-
-    class Clock:  # every reading advances 1 s: wall times become counts of readings, the same on any machine
+def _counting_clock():
+    """A stand-in for the time module whose every reading advances 1 s: wall times become counts of readings, the same
+    on any machine."""
+    class Clock:
         now = 0.0
 
         @classmethod
@@ -199,8 +198,14 @@ def test_resumed_run_reports_the_whole_stage_time(data, tmp_path, monkeypatch):
             cls.now += 1.0
             return cls.now
         monotonic = perf_counter
+    return Clock
 
-    monkeypatch.setattr(trainer_mod, "time", Clock)
+
+def test_resumed_run_reports_the_whole_stage_time(data, tmp_path, monkeypatch):
+    """A stage finished by an earlier process reports that process's training time, not the ~0 s of reloading it."""
+    import reproduce.train.trainer as trainer_mod
+
+    monkeypatch.setattr(trainer_mod, "time", _counting_clock())
     train, test = data
     cfg, ck = TrainConfig(**RECIPE), tmp_path / "ck.pt"
     part = Trainer(cfg, [1], train, test, checkpoint=ck, progress=False).run(stop_after_epoch=1)
@@ -214,15 +219,6 @@ def test_resumed_run_reports_the_whole_stage_time(data, tmp_path, monkeypatch):
 def test_a_stage_s_time_leaves_out_the_seconds_its_process_was_stopped(data, monkeypatch):
     """A background run paused with SIGSTOP while CI runs beside it: its stage time is the training, not the pause."""
     import reproduce.train.trainer as trainer_mod
-
-    class Clock:  # every reading advances 1 s, as in the test above
-        now = 0.0
-
-        @classmethod
-        def perf_counter(cls):
-            cls.now += 1.0
-            return cls.now
-        monotonic = perf_counter
 
     class Pauses:  # the watcher saw 600 s stopped once training had begun
         readings = 0
@@ -238,9 +234,9 @@ def test_a_stage_s_time_leaves_out_the_seconds_its_process_was_stopped(data, mon
 
     train, test = data
     cfg = TrainConfig(**RECIPE)
-    monkeypatch.setattr(trainer_mod, "time", Clock)
+    monkeypatch.setattr(trainer_mod, "time", _counting_clock())
     plain = Trainer(cfg, [1], train, test, progress=False).run()
-    Clock.now = 0.0
+    monkeypatch.setattr(trainer_mod, "time", _counting_clock())
     monkeypatch.setattr(trainer_mod, "pauses", Pauses)
     paused = Trainer(cfg, [1], train, test, progress=False).run()
     assert plain.wall_s > 0
