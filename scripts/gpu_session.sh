@@ -14,6 +14,10 @@
 # The whole list does not fit one 10-minute call (nor a 15-minute lease): choose with STEPS, in priority order, e.g.
 #   STEPS="bench mnist omitted-digit" bash scripts/gpu_session.sh paper
 # Step names: bench bench-sweep bench-speech bench-specialists bench-scaling mnist omitted-digit temperature-sweep speech specialists
+#   and issue 26's explorations on the 3-seed teacher (after `mnist`, in the same call or on the same warm machine):
+#   omitted-teacher (the omitted-digit students on every kept teacher state at T = 8 and 20, short),
+#   mnist-search (the faithful student on the 2012 dropout schedule, 4 cells), mnist-consistent (the labelled variant).
+#   They are not in the default list; name them in STEPS. Records under $OUT keep their folders (paper/mnist-explore/...).
 set -u
 PROFILE=${1:-paper}
 OUT=${OUT:-/tmp/gpu-session-out}
@@ -28,10 +32,14 @@ fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 RES=$(mktemp -d)
 log() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$OUT/session.log"; }
-save() { for f in "$RES"/*/*.json results/bench*/*.json; do
-           [ -f "$f" ] || continue; d="$OUT/$(basename "$(dirname "$f")")"; mkdir -p "$d"; cp "$f" "$d/"; done; }
-ALL_STEPS="bench bench-sweep bench-speech bench-specialists bench-scaling mnist omitted-digit temperature-sweep speech specialists"
-STEPS=${STEPS:-$ALL_STEPS}
+save() {  # every record so far, under its folder relative to the results dir (paper/mnist.json, bench/x.json, ...)
+  (cd "$RES" && find . -name '*.json' -type f) | while read -r f; do
+    mkdir -p "$OUT/$(dirname "$f")"; cp "$RES/$f" "$OUT/$f"; done
+  for f in results/bench*/*.json; do
+    [ -f "$f" ] || continue; d="$OUT/$(basename "$(dirname "$f")")"; mkdir -p "$d"; cp "$f" "$d/"; done; }
+DEFAULT_STEPS="bench bench-sweep bench-speech bench-specialists bench-scaling mnist omitted-digit temperature-sweep speech specialists"
+ALL_STEPS="$DEFAULT_STEPS omitted-teacher mnist-search mnist-consistent"
+STEPS=${STEPS:-$DEFAULT_STEPS}
 for s in $STEPS; do
   case " $ALL_STEPS " in *" $s "*) ;; *) echo "unknown step '$s' in STEPS; allowed: $ALL_STEPS" >&2; exit 2;; esac
 done
@@ -41,6 +49,14 @@ step() {  # step NAME SECONDS ARGS...: one reproduce command under a time limit,
   log "start (limit ${limit}s): reproduce $*"
   timeout "$limit" $PY -m reproduce.cli "$@" >>"$OUT/session.log" 2>&1
   log "rc=$? reproduce $*"
+  save
+}
+script_step() {  # script_step NAME SECONDS SCRIPT ARGS...: one of scripts/ under a time limit, if NAME is in STEPS
+  local name=$1 limit=$2; shift 2
+  case " $STEPS " in *" $name "*) ;; *) return 0;; esac
+  log "start (limit ${limit}s): python $*"
+  timeout "$limit" $PY "$@" >>"$OUT/session.log" 2>&1
+  log "rc=$? python $*"
   save
 }
 log "profile $PROFILE on $($PY -c 'import torch; print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU")')"
@@ -54,5 +70,14 @@ step omitted-digit 150 run omitted-digit --profile "$PROFILE" --results-dir "$RE
 step temperature-sweep 200 run temperature-sweep --profile "$PROFILE" --results-dir "$RES"
 step speech 400 run speech --profile "$PROFILE" --results-dir "$RES"
 step specialists 400 run specialists --profile "$PROFILE" --results-dir "$RES"
+# issue 26 (each resumes from its checkpoints if cut off; 1000 epochs is the 2012 schedule shortened threefold)
+[ "$PROFILE" = paper ] && SEARCH_EPOCHS=${SEARCH_EPOCHS:-1000} || SEARCH_EPOCHS=${SEARCH_EPOCHS:-2}
+script_step omitted-teacher 300 scripts/explore_omitted_teacher.py --short --profile "$PROFILE" --results-dir "$RES"
+script_step mnist-search 400 scripts/explore_mnist_distill.py 20:0.1,20:0.3,20:0.5,8:0.1 --teacher-profile "$PROFILE" \
+  --epochs "$SEARCH_EPOCHS" --lr 0.5 --tag dropout2012-lr0.5 --set lr_schedule=exponential --set lr_decay=0.994 \
+  --set momentum_start=0.5 --set momentum=0.99 --set momentum_ramp_epochs=170 --set damped_momentum=true \
+  --set warmup_epochs=0 --results-dir "$RES"
+script_step mnist-consistent 300 scripts/explore_mnist_consistent.py --profile "$PROFILE" --seeds 3 --tag consistent-T20 \
+  --results-dir "$RES"
 log "done; files in $OUT:"
 find "$OUT" -type f | tee -a "$OUT/session.log"
