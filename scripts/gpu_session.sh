@@ -43,15 +43,7 @@ STEPS=${STEPS:-$DEFAULT_STEPS}
 for s in $STEPS; do
   case " $ALL_STEPS " in *" $s "*) ;; *) echo "unknown step '$s' in STEPS; allowed: $ALL_STEPS" >&2; exit 2;; esac
 done
-step() {  # step NAME SECONDS ARGS...: one reproduce command under a time limit, if NAME is in STEPS
-  local name=$1 limit=$2; shift 2
-  case " $STEPS " in *" $name "*) ;; *) return 0;; esac
-  log "start (limit ${limit}s): reproduce $*"
-  timeout "$limit" $PY -m reproduce.cli "$@" >>"$OUT/session.log" 2>&1
-  log "rc=$? reproduce $*"
-  save
-}
-script_step() {  # script_step NAME SECONDS SCRIPT ARGS...: one of scripts/ under a time limit, if NAME is in STEPS
+python_step() {  # python_step NAME SECONDS ARGS...: `$PY ARGS` under a time limit, if NAME is in STEPS
   local name=$1 limit=$2; shift 2
   case " $STEPS " in *" $name "*) ;; *) return 0;; esac
   log "start (limit ${limit}s): python $*"
@@ -59,6 +51,7 @@ script_step() {  # script_step NAME SECONDS SCRIPT ARGS...: one of scripts/ unde
   log "rc=$? python $*"
   save
 }
+step() { python_step "$1" "$2" -m reproduce.cli "${@:3}"; }  # step NAME SECONDS ARGS...: a `reproduce` command
 log "profile $PROFILE on $($PY -c 'import torch; print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU")')"
 step bench 120 bench --record --repeats 5
 step bench-sweep 120 bench --sweep --record --repeats 3
@@ -72,12 +65,12 @@ step speech 400 run speech --profile "$PROFILE" --results-dir "$RES"
 step specialists 400 run specialists --profile "$PROFILE" --results-dir "$RES"
 # issue 26 (each resumes from its checkpoints if cut off; 1000 epochs is the 2012 schedule shortened threefold)
 [ "$PROFILE" = paper ] && SEARCH_EPOCHS=${SEARCH_EPOCHS:-1000} || SEARCH_EPOCHS=${SEARCH_EPOCHS:-2}
-script_step omitted-teacher 300 scripts/explore_omitted_teacher.py --short --profile "$PROFILE" --results-dir "$RES"
-script_step mnist-search 400 scripts/explore_mnist_distill.py 20:0.1,20:0.3,20:0.5,8:0.1 --teacher-profile "$PROFILE" \
+python_step omitted-teacher 300 scripts/explore_omitted_teacher.py --short --profile "$PROFILE" --results-dir "$RES"
+python_step mnist-search 400 scripts/explore_mnist_distill.py 20:0.1,20:0.3,20:0.5,8:0.1 --teacher-profile "$PROFILE" \
   --epochs "$SEARCH_EPOCHS" --lr 0.5 --tag dropout2012-lr0.5 --set lr_schedule=exponential --set lr_decay=0.994 \
   --set momentum_start=0.5 --set momentum=0.99 --set momentum_ramp_epochs=170 --set damped_momentum=true \
   --set warmup_epochs=0 --results-dir "$RES"
-script_step mnist-consistent 300 scripts/explore_mnist_consistent.py --profile "$PROFILE" --seeds 3 --tag consistent-T20 \
+python_step mnist-consistent 300 scripts/explore_mnist_consistent.py --profile "$PROFILE" --seeds 3 --tag consistent-T20 \
   --results-dir "$RES"
 log "done; files in $OUT:"
 find "$OUT" -type f | tee -a "$OUT/session.log"
